@@ -46,7 +46,7 @@ public class ContractsTests
     [Fact]
     public void The_avsc_file_in_the_repository_is_the_embedded_schema()
     {
-        var file = Path.Combine(RepositoryRoot(), "src", "Contracts", "Avro", "SegmentTrackRecord.avsc");
+        var file = Path.Combine(RepositoryPaths.Root, "src", "Contracts", "Avro", "SegmentTrackRecord.avsc");
         Assert.Equal(Schema.Parse(File.ReadAllText(file)), SegmentTrackRecord.AvroSchema);
     }
 
@@ -58,16 +58,5 @@ public class ContractsTests
         Assert.Equal("cio.webhooks.dlq", Topics.WebhooksDeadLetter);
         Assert.Equal("cio.segment.dlq", Topics.SegmentDeadLetter);
         Assert.Equal("cio.processor.dedup-changelog", Topics.DedupChangelog);
-    }
-
-    private static string RepositoryRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "CioSegment.sln")))
-        {
-            dir = dir.Parent;
-        }
-
-        return dir?.FullName ?? throw new InvalidOperationException("CioSegment.sln not found above " + AppContext.BaseDirectory);
     }
 }

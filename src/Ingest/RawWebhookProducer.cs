@@ -1,0 +1,135 @@
+using System.Globalization;
+using Confluent.Kafka;
+using Microsoft.Extensions.Options;
+
+namespace CioSegment.Ingest;
+
+/// <summary>
+/// The one Kafka producer of the ingest process (acks=all, idempotent). Each webhook's record is
+/// acknowledged by the broker, or fails, within <see cref="IngestOptions.BrokerTimeout"/>: librdkafka's
+/// <c>message.timeout.ms</c> is set to it, so a request never waits past its budget and a 503 is never
+/// given for a record the broker will later take silently (a late success only means a retry duplicate,
+/// which the processor drops by event_id).
+/// </summary>
+public sealed class RawWebhookProducer : IDisposable
+{
+    private readonly IProducer<byte[]?, byte[]> _producer;
+    private readonly ILogger<RawWebhookProducer> _logger;
+    private readonly TimeSpan _budget;
+    private volatile Error? _fatal;
+
+    public RawWebhookProducer(IOptions<KafkaOptions> kafka, IOptions<IngestOptions> ingest, ILogger<RawWebhookProducer> logger)
+    {
+        _logger = logger;
+        _budget = ingest.Value.BrokerTimeout;
+        Topic = ingest.Value.Topic;
+
+        var config = new ProducerConfig
+        {
+            BootstrapServers = kafka.Value.BootstrapServers,
+            ClientId = "cio-ingest",
+            Acks = Acks.All,
+            EnableIdempotence = true,
+            LingerMs = 2,
+            CompressionType = CompressionType.Lz4,
+            MessageTimeoutMs = (int)_budget.TotalMilliseconds,
+            SocketTimeoutMs = Math.Max(1000, (int)_budget.TotalMilliseconds),
+            QueueBufferingMaxKbytes = 256 * 1024,
+        };
+        foreach (var (key, value) in kafka.Value.Producer)
+        {
+            config.Set(key, value);
+        }
+
+        _producer = new ProducerBuilder<byte[]?, byte[]>(config)
+            .SetLogHandler((_, m) => _logger.Log(LogLevelOf(m.Level), "librdkafka {Facility}: {Message}", m.Facility, m.Message))
+            .SetErrorHandler((_, e) =>
+            {
+                if (e.IsFatal)
+                {
+                    _fatal = e;
+                    _logger.LogCritical("Kafka producer failed fatally ({Code}): {Reason}. The process reports itself not alive so that it is restarted.", e.Code, e.Reason);
+                }
+                else
+                {
+                    _logger.LogWarning("Kafka producer error ({Code}): {Reason}", e.Code, e.Reason);
+                }
+            })
+            .Build();
+    }
+
+    public string Topic { get; }
+
+    /// <summary>The client handle, for admin requests (readiness) that share its connections.</summary>
+    public Handle Handle => _producer.Handle;
+
+    /// <summary>Set once librdkafka reported a fatal error: the producer cannot be used again.</summary>
+    public Error? FatalError => _fatal;
+
+    /// <summary>
+    /// Writes one record and waits for the broker's acknowledgement. Returns false when the broker did
+    /// not take it within the budget (the caller answers 503).
+    /// </summary>
+    public async Task<ProduceOutcome> ProduceAsync(Message<byte[]?, byte[]> message)
+    {
+        Task<DeliveryResult<byte[]?, byte[]>> delivery;
+        try
+        {
+            delivery = _producer.ProduceAsync(Topic, message);
+        }
+        catch (ProduceException<byte[]?, byte[]> e)
+        {
+            // Raised synchronously, for example when the local queue is full because the broker is away.
+            return new ProduceOutcome(false, e.Error.Code.ToString());
+        }
+        catch (KafkaException e)
+        {
+            return new ProduceOutcome(false, e.Error.Code.ToString());
+        }
+
+        try
+        {
+            // librdkafka fails the delivery at the budget; the margin only covers its timer granularity.
+            var result = await delivery.WaitAsync(_budget + TimeSpan.FromMilliseconds(250)).ConfigureAwait(false);
+            return result.Status == PersistenceStatus.Persisted
+                ? new ProduceOutcome(true, null)
+                : new ProduceOutcome(false, result.Status.ToString());
+        }
+        catch (ProduceException<byte[]?, byte[]> e)
+        {
+            return new ProduceOutcome(false, e.Error.Code.ToString());
+        }
+        catch (TimeoutException)
+        {
+            return new ProduceOutcome(false, "timeout");
+        }
+    }
+
+    /// <summary>
+    /// Delivers what is still queued, then closes. The container disposes the producer after the web
+    /// server has drained its requests, so every request that is still waiting gets its answer first.
+    /// </summary>
+    public void Dispose()
+    {
+        var remaining = _producer.Flush(TimeSpan.FromSeconds(10));
+        if (remaining > 0)
+        {
+            _logger.LogWarning("{Count} webhook records were still undelivered at shutdown; their senders were not answered 200 and will retry.", remaining);
+        }
+
+        _producer.Dispose();
+    }
+
+    internal static LogLevel LogLevelOf(SyslogLevel level) => level switch
+    {
+        SyslogLevel.Emergency or SyslogLevel.Alert or SyslogLevel.Critical => LogLevel.Critical,
+        SyslogLevel.Error => LogLevel.Error,
+        SyslogLevel.Warning => LogLevel.Warning,
+        SyslogLevel.Notice or SyslogLevel.Info => LogLevel.Information,
+        _ => LogLevel.Debug,
+    };
+
+    internal static string UnixMillis(DateTimeOffset at) => at.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
+}
+
+public readonly record struct ProduceOutcome(bool Stored, string? Failure);
