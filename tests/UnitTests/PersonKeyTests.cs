@@ -1,0 +1,33 @@
+using System.Text;
+using CioSegment.Mapping;
+
+namespace CioSegment.UnitTests;
+
+/// <summary>The Kafka key: identifiers.id, else customer_id, else email, else cio_id, else event_id.</summary>
+public class PersonKeyTests
+{
+    [Theory]
+    [InlineData("""{"event_id":"e1","object_type":"email","data":{"identifiers":{"id":"p1","email":"a@b.c","cio_id":"c1"},"customer_id":"old"}}""", "p1")]
+    [InlineData("""{"event_id":"e1","object_type":"email","data":{"identifiers":{"id":42}}}""", "42")]
+    [InlineData("""{"event_id":"e1","object_type":"email","data":{"identifiers":{"email":"a@b.c"},"customer_id":"old"}}""", "old")]
+    [InlineData("""{"event_id":"e1","object_type":"email","data":{"identifiers":{"email":"a@b.c","cio_id":"c1"}}}""", "a@b.c")]
+    [InlineData("""{"event_id":"e1","object_type":"customer","data":{"email_address":"x@y.z"}}""", "x@y.z")]
+    [InlineData("""{"event_id":"e1","object_type":"email","data":{"recipient":"r@y.z"}}""", "r@y.z")]
+    [InlineData("""{"event_id":"e1","object_type":"sms","data":{"recipient":"+1555","identifiers":{"cio_id":"c1"}}}""", "cio_c1")]
+    [InlineData("""{"event_id":"e1","object_type":"sms","data":{"recipient":"+1555"}}""", "e1")]
+    [InlineData("""{"event_id":"caf\u00e9","data":{}}""", "café")]
+    public void Key_is_the_person_the_event_is_about(string body, string expected)
+    {
+        var bytes = Encoding.UTF8.GetBytes(body);
+        Assert.True(ReportingWebhookParser.TryParse(bytes, out var parsed, out _));
+        Assert.Equal(expected, PersonKeys.TextOf(bytes, parsed));
+    }
+
+    [Fact]
+    public void A_webhook_naming_nobody_has_no_key()
+    {
+        var bytes = """{"object_type":"sms","data":{}}"""u8.ToArray();
+        Assert.True(ReportingWebhookParser.TryParse(bytes, out var parsed, out _));
+        Assert.Null(PersonKeys.Of(bytes, parsed));
+    }
+}
