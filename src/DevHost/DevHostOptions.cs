@@ -1,0 +1,22 @@
+namespace CioSegment.DevHost;
+
+/// <summary>Settings of the local run, section <c>CioSegment:DevHost</c>.</summary>
+public sealed class DevHostOptions
+{
+    public const string SectionName = "CioSegment:DevHost";
+
+    /// <summary>Partitions of the pipeline's topics on the embedded broker.</summary>
+    public int Partitions { get; set; } = 6;
+
+    /// <summary>Where the local Segment capture appends batches (one JSON line per batch).</summary>
+    public string CaptureDirectory { get; set; } = ".local";
+
+    /// <summary>
+    /// Off (default): sources without a <c>SegmentEndpoint</c> deliver to the local capture, so a local
+    /// run never sends to Segment by accident. On: they use their region's real Segment endpoint.
+    /// </summary>
+    public bool SendToSegment { get; set; }
+
+    /// <summary>Log every record that reaches the raw topic (what the ingest stored).</summary>
+    public bool TailRawTopic { get; set; } = true;
+}

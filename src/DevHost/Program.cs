@@ -1,0 +1,79 @@
+using CioSegment.Contracts;
+using CioSegment.DevBroker;
+using CioSegment.DevHost;
+using CioSegment.Ingest;
+using CioSegment.Mapping.Settings;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration.Memory;
+using Microsoft.Extensions.Options;
+
+// The whole pipeline in one process on the embedded development broker. Development only: production
+// runs the services separately against Kafka (docker-compose, Helm).
+var builder = WebApplication.CreateBuilder(args);
+
+// Defaults sit below appsettings, environment variables and --key=value arguments, which all override them.
+builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource
+{
+    InitialData = new Dictionary<string, string?>
+    {
+        ["urls"] = "http://127.0.0.1:8080",
+        ["CioSegment:Sources:demo:WebhookSigningKey"] = "demo-signing-key",
+        ["CioSegment:Sources:demo:WriteKey"] = "demo-write-key",
+        ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+    },
+});
+
+var devOptions = builder.Configuration.GetSection(DevHostOptions.SectionName).Get<DevHostOptions>() ?? new DevHostOptions();
+using var broker = EmbeddedKafkaBroker.Start();
+foreach (var topic in new[] { Topics.RawWebhooks, Topics.SegmentTrack, Topics.DedupChangelog })
+{
+    broker.CreateTopic(topic, devOptions.Partitions);
+}
+
+foreach (var topic in new[] { Topics.WebhooksDeadLetter, Topics.SegmentDeadLetter })
+{
+    broker.CreateTopic(topic, 1);
+}
+
+// The broker exists only in this process: its address always wins.
+builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+{
+    [$"{KafkaOptions.SectionName}:{nameof(KafkaOptions.BootstrapServers)}"] = broker.BootstrapServers,
+});
+
+builder.AddIngest();
+builder.Services.Configure<DevHostOptions>(builder.Configuration.GetSection(DevHostOptions.SectionName));
+builder.Services.AddSingleton(sp => new LocalSegmentCapture(devOptions.CaptureDirectory, sp.GetRequiredService<ILogger<LocalSegmentCapture>>()));
+if (devOptions.TailRawTopic)
+{
+    builder.Services.AddHostedService<RawTopicTail>();
+}
+
+var app = builder.Build();
+app.MapIngest();
+var capture = app.Services.GetRequiredService<LocalSegmentCapture>();
+app.MapPost(LocalSegmentCapture.BasePath + "/v1/batch", capture.HandleAsync);
+
+app.Lifetime.ApplicationStarted.Register(() =>
+{
+    var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? "http://127.0.0.1:8080";
+    var sources = app.Services.GetRequiredService<SourceCatalog>();
+    var log = app.Logger;
+    log.LogWarning("DevHost is running the pipeline on the {Label}.", EmbeddedKafkaBroker.Label);
+    log.LogInformation("Kafka bootstrap servers: {Bootstrap} (topics {Topics} with {Partitions} partitions)", broker.BootstrapServers, Topics.RawWebhooks, devOptions.Partitions);
+    log.LogInformation("Ingest: {Address}{Route}", address, WebhookEndpoint.Route);
+    log.LogInformation(
+        "Local Segment capture: {Address}{Path}/v1/batch -> {File} (sources without SegmentEndpoint deliver here unless {Section}:SendToSegment=true)",
+        address, LocalSegmentCapture.BasePath, capture.FilePath, DevHostOptions.SectionName);
+    if (sources.TryGet("demo", out var demo))
+    {
+        var curl = SampleRequest.Curl($"{address}/webhooks/customerio/demo", demo.WebhookSigningKey!.RevealUtf8(), DateTimeOffset.UtcNow);
+        Console.WriteLine();
+        Console.WriteLine("Send a signed sample webhook to the demo source:");
+        Console.WriteLine(curl);
+        Console.WriteLine();
+    }
+});
+
+app.Run();
