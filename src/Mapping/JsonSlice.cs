@@ -29,20 +29,31 @@ public readonly record struct JsonSlice(int Start, int Length, JsonTokenType Kin
 
     /// <summary>
     /// The unescaped text of a string (or a number's digits) into <paramref name="destination"/>, which
-    /// must hold at least <see cref="Length"/> bytes. Returns the number of bytes written.
+    /// must hold at least <see cref="Length"/> bytes. False when the text cannot be unescaped into UTF-8:
+    /// JSON allows escapes of lone UTF-16 surrogates (<c>"\ud800"</c>) that have no UTF-8 form.
     /// </summary>
-    public int CopyText(ReadOnlySpan<byte> body, Span<byte> destination)
+    public bool TryCopyText(ReadOnlySpan<byte> body, Span<byte> destination, out int written)
     {
         if (!Escaped)
         {
             var content = Content(body);
             content.CopyTo(destination);
-            return content.Length;
+            written = content.Length;
+            return true;
         }
 
         // The raw slice is a complete JSON string token: let the reader unescape it.
         var reader = new Utf8JsonReader(Raw(body));
         reader.Read();
-        return reader.CopyString(destination);
+        try
+        {
+            written = reader.CopyString(destination);
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            written = 0;
+            return false;
+        }
     }
 }

@@ -42,7 +42,15 @@ public static class PersonKeys
         // The text is never longer than its escaped form.
         var buffer = new byte[prefix.Length + slice.Length];
         prefix.CopyTo(buffer);
-        var n = prefix.Length + slice.CopyText(body, buffer.AsSpan(prefix.Length));
+        if (!slice.TryCopyText(body, buffer.AsSpan(prefix.Length), out var written))
+        {
+            // Escapes with no UTF-8 form: the escaped text still names this person, and always the same way.
+            var content = slice.Content(body);
+            content.CopyTo(buffer.AsSpan(prefix.Length));
+            written = content.Length;
+        }
+
+        var n = prefix.Length + written;
         return n == buffer.Length ? buffer : buffer.AsSpan(0, n).ToArray();
     }
 

@@ -151,18 +151,49 @@ public static class ReportingWebhookParser
         }
 
         Span<byte> scratch = stackalloc byte[NameScratchBytes];
-        return reader.ValueSpan.Length <= NameScratchBytes ? WebhookFields.Envelope(scratch[..reader.CopyString(scratch)]) : null;
+        return TryUnescape(ref reader, scratch, out var n) ? WebhookFields.Envelope(scratch[..n]) : null;
     }
 
     private static WebhookField? DataField(ref Utf8JsonReader reader, out bool isIdentifiers)
     {
+        if (!reader.ValueIsEscaped)
+        {
+            var field = WebhookFields.Data(reader.ValueSpan);
+            isIdentifiers = field is null && WebhookFields.IsIdentifiers(reader.ValueSpan);
+            return field;
+        }
+
         Span<byte> scratch = stackalloc byte[NameScratchBytes];
-        var name = !reader.ValueIsEscaped ? reader.ValueSpan
-            : reader.ValueSpan.Length <= NameScratchBytes ? scratch[..reader.CopyString(scratch)]
-            : default;
-        var field = WebhookFields.Data(name);
-        isIdentifiers = field is null && WebhookFields.IsIdentifiers(name);
-        return field;
+        if (!TryUnescape(ref reader, scratch, out var n))
+        {
+            isIdentifiers = false;
+            return null;
+        }
+
+        var name = scratch[..n];
+        var escapedField = WebhookFields.Data(name);
+        isIdentifiers = escapedField is null && WebhookFields.IsIdentifiers(name);
+        return escapedField;
+    }
+
+    /// <summary>Unescapes a member name; false when it is too long to be ours or has no UTF-8 form (a lone surrogate escape).</summary>
+    private static bool TryUnescape(ref Utf8JsonReader reader, scoped Span<byte> scratch, out int written)
+    {
+        written = 0;
+        if (reader.ValueSpan.Length > scratch.Length)
+        {
+            return false;
+        }
+
+        try
+        {
+            written = reader.CopyString(scratch);
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     private static WebhookField? IdentifierField(ref Utf8JsonReader reader)
@@ -173,7 +204,7 @@ public static class ReportingWebhookParser
         }
 
         Span<byte> scratch = stackalloc byte[NameScratchBytes];
-        return reader.ValueSpan.Length <= NameScratchBytes ? WebhookFields.Identifier(scratch[..reader.CopyString(scratch)]) : null;
+        return TryUnescape(ref reader, scratch, out var n) ? WebhookFields.Identifier(scratch[..n]) : null;
     }
 
     internal static string Describe(JsonTokenType kind) => kind switch

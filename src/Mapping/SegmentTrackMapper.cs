@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Text;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using CioSegment.Contracts;
 using CioSegment.Mapping.Settings;
@@ -21,59 +20,38 @@ public sealed class SegmentTrackMapper
     /// <summary>Segment's per-event limit (32 KB). A larger event is a failure with reason <c>event_too_large</c>.</summary>
     public const int MaxEventBytes = 32 * 1024;
 
-    private const int StackScratchBytes = 256;
+    // Constant parts of the event, written as raw UTF-8 JSON.
+    private static ReadOnlySpan<byte> TypeAndEvent => "{\"type\":\"track\",\"event\":\""u8;
 
-    private static readonly JsonWriterOptions WriterOptions = new()
-    {
-        // Segment is not HTML: keep '<', '&', '+' and non-ASCII text as they are.
-        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-        SkipValidation = true,
-    };
+    private static ReadOnlySpan<byte> UserIdMember => "\",\"userId\":"u8;
 
-    private static readonly JsonEncodedText TypeName = JsonEncodedText.Encode("type");
-    private static readonly JsonEncodedText TrackValue = JsonEncodedText.Encode("track");
-    private static readonly JsonEncodedText EventName = JsonEncodedText.Encode("event");
-    private static readonly JsonEncodedText UserIdName = JsonEncodedText.Encode("userId");
-    private static readonly JsonEncodedText AnonymousIdName = JsonEncodedText.Encode("anonymousId");
-    private static readonly JsonEncodedText MessageIdName = JsonEncodedText.Encode("messageId");
-    private static readonly JsonEncodedText TimestampName = JsonEncodedText.Encode("timestamp");
-    private static readonly JsonEncodedText OriginalTimestampName = JsonEncodedText.Encode("originalTimestamp");
-    private static readonly JsonEncodedText ContextName = JsonEncodedText.Encode("context");
-    private static readonly JsonEncodedText IntegrationsName = JsonEncodedText.Encode("integrations");
-    private static readonly JsonEncodedText PropertiesName = JsonEncodedText.Encode("properties");
-    private static readonly JsonEncodedText ContentName = JsonEncodedText.Encode("content");
-    private static readonly JsonEncodedText LinkName = JsonEncodedText.Encode("link");
-    private static readonly JsonEncodedText IdName = JsonEncodedText.Encode("id");
-    private static readonly JsonEncodedText UrlName = JsonEncodedText.Encode("url");
-    private static readonly JsonEncodedText EmailIdName = JsonEncodedText.Encode("email_id");
-    private static readonly JsonEncodedText EmailSubjectName = JsonEncodedText.Encode("email_subject");
+    private static ReadOnlySpan<byte> AnonymousIdMember => ",\"anonymousId\":"u8;
 
-    private static readonly JsonEncodedText[] CopiedNames = CreateCopiedNames();
+    private static ReadOnlySpan<byte> MessageIdMember => ",\"messageId\":\""u8;
 
-    // The constant parts of "context" and "integrations", written as raw JSON.
+    private static ReadOnlySpan<byte> TimestampMember => "\",\"timestamp\":\""u8;
+
+    private static ReadOnlySpan<byte> OriginalTimestampMember => "\",\"originalTimestamp\":\""u8;
+
+    private static ReadOnlySpan<byte> ContextMember => "\",\"context\":"u8;
+
     private static ReadOnlySpan<byte> ContextV2Head =>
         """{"integration":{"name":"customer.io","version":"2.0.0"},"library":{"name":"unknown","version":"unknown"}"""u8;
 
     private static ReadOnlySpan<byte> ContextV1Head =>
         """{"integration":{"name":"customer.io","version":"1.0.0"},"library":{"name":"unknown","version":"unknown"}"""u8;
 
-    private static ReadOnlySpan<byte> TraitsEmailHead => ""","traits":{"email":"""u8;
+    private static ReadOnlySpan<byte> TraitsEmailMember => ""","traits":{"email":"""u8;
 
-    private static ReadOnlySpan<byte> SendBackOff => """{"Customer.io":false}"""u8;
+    private static ReadOnlySpan<byte> SendBackOff => ""","integrations":{"Customer.io":false},"properties":{"""u8;
 
-    private static ReadOnlySpan<byte> SendBackOn => """{"Customer.io":true}"""u8;
+    private static ReadOnlySpan<byte> SendBackOn => ""","integrations":{"Customer.io":true},"properties":{"""u8;
 
-    private readonly ArrayBufferWriter<byte> _json = new(4096);
-    private readonly Utf8JsonWriter _writer;
+    private readonly TrackJsonBuffer _json = new();
     private readonly byte[] _eventName = new byte[EventNames.MaxNameBytes];
     private readonly byte[] _messageId = new byte[MessageIds.MaxLength + 2];
     private int _eventNameLength;
     private int _messageIdLength;
-
-    public SegmentTrackMapper()
-    {
-        _writer = new Utf8JsonWriter(_json, WriterOptions);
-    }
 
     /// <summary>The Segment event name of the last mapped event (UTF-8), until the next call.</summary>
     public ReadOnlySpan<byte> LastEventName => _eventName.AsSpan(0, _eventNameLength);
@@ -169,12 +147,10 @@ public sealed class SegmentTrackMapper
         }
 
         _eventNameLength = nameLength;
-        _json.ResetWrittenCount();
-        _writer.Reset(_json);
+        _json.Clear();
         WriteTrack(body, in webhook, settings, personId, email, cioId, eventMillis, isEmail, Ascii.EqualsIgnoreCase(objectType, "sms"u8), metric);
-        _writer.Flush();
 
-        var json = _json.WrittenSpan;
+        var json = _json.Written;
         if (json.Length > MaxEventBytes)
         {
             return MapResult.Failed(new MapError(
@@ -199,48 +175,50 @@ public sealed class SegmentTrackMapper
         bool isSms,
         ReadOnlySpan<byte> metric)
     {
-        var w = _writer;
+        // Every value is either a constant or a JSON value copied as it arrived (already validated by
+        // the parser), so the event is assembled from raw bytes; only the event name needs escaping.
+        var o = _json;
         var legacy = settings.Version == IntegrationVersion.V1;
-        w.WriteStartObject();
-        w.WriteString(TypeName, TrackValue);
-        w.WriteString(EventName, LastEventName);
+        o.Append(TypeAndEvent);
+        o.AppendEscaped(LastEventName);
 
         // Identity: userId is always present (empty without a person id), anonymousId only without one.
-        w.WritePropertyName(UserIdName);
+        o.Append(UserIdMember);
         if (personId.IsPresent)
         {
-            WriteAsString(body, personId, default);
+            AppendAsString(body, personId, default);
         }
         else
         {
-            w.WriteStringValue(ReadOnlySpan<byte>.Empty);
-            w.WritePropertyName(AnonymousIdName);
-            if (email.IsPresent)
-            {
-                w.WriteRawValue(email.Raw(body), skipInputValidation: true);
-            }
-            else
-            {
-                WriteAsString(body, cioId, "cio_"u8);
-            }
+            o.Append("\"\""u8);
+            o.Append(AnonymousIdMember);
+            AppendAnonymousId(body, email, cioId);
         }
 
-        w.WritePropertyName(MessageIdName);
-        WriteMessageId(body, webhook[WebhookField.EventId]);
+        o.Append(MessageIdMember);
+        _messageIdLength = WriteMessageId(body, webhook[WebhookField.EventId], _messageId);
+        o.Append(LastMessageId);
 
         Span<byte> time = stackalloc byte[EventTime.MaxFormattedBytes];
-        var timeLength = EventTime.Format(eventMillis, time);
-        w.WriteString(TimestampName, time[..timeLength]);
-        w.WriteString(OriginalTimestampName, time[..timeLength]);
+        time = time[..EventTime.Format(eventMillis, time)];
+        o.Append(TimestampMember);
+        o.Append(time);
+        o.Append(OriginalTimestampMember);
+        o.Append(time);
 
-        w.WritePropertyName(ContextName);
-        WriteContext(body, email, legacy);
+        o.Append(ContextMember);
+        o.Append(legacy ? ContextV1Head : ContextV2Head);
+        if (email.IsPresent)
+        {
+            o.Append(TraitsEmailMember);
+            o.Append(email.Raw(body));
+            o.Append((byte)'}');
+        }
 
-        w.WritePropertyName(IntegrationsName);
-        w.WriteRawValue(settings.SendBackToCustomerIo ? SendBackOn : SendBackOff, skipInputValidation: true);
+        o.Append((byte)'}');
+        o.Append(settings.SendBackToCustomerIo ? SendBackOn : SendBackOff);
 
-        w.WritePropertyName(PropertiesName);
-        w.WriteStartObject();
+        var first = true;
         for (var i = 0; i < WebhookFields.CopiedCount; i++)
         {
             var field = (WebhookField)i;
@@ -250,13 +228,13 @@ public sealed class SegmentTrackMapper
                 continue;
             }
 
-            w.WritePropertyName(legacy && field == WebhookField.Subject ? EmailSubjectName : CopiedNames[i]);
-            w.WriteRawValue(slice.Raw(body), skipInputValidation: true);
+            Member(ref first, legacy && field == WebhookField.Subject ? "email_subject"u8 : WebhookFields.PropertyName(field));
+            o.Append(slice.Raw(body));
             if (legacy && field == WebhookField.DeliveryId)
             {
                 // Version 1's email_id duplicated delivery_id; version 2 dropped it.
-                w.WritePropertyName(EmailIdName);
-                w.WriteRawValue(slice.Raw(body), skipInputValidation: true);
+                Member(ref first, "email_id"u8);
+                o.Append(slice.Raw(body));
             }
         }
 
@@ -267,23 +245,23 @@ public sealed class SegmentTrackMapper
                 var slice = webhook[field];
                 if (slice.IsPresent)
                 {
-                    w.WritePropertyName(WebhookFields.PropertyName(field));
-                    w.WriteRawValue(slice.Raw(body), skipInputValidation: true);
+                    Member(ref first, WebhookFields.PropertyName(field));
+                    o.Append(slice.Raw(body));
                 }
             }
         }
 
         // Body content: only on sent events with the setting on. Email and SMS always carry the key.
         var content = webhook[WebhookField.Content];
-        var carriesBody = settings.BodyContent && content.HasValue && Ascii.EqualsIgnoreCase(metric, "sent"u8);
-        if (carriesBody)
+        if (settings.BodyContent && content.HasValue && Ascii.EqualsIgnoreCase(metric, "sent"u8))
         {
-            w.WritePropertyName(ContentName);
-            w.WriteRawValue(content.Raw(body), skipInputValidation: true);
+            Member(ref first, "content"u8);
+            o.Append(content.Raw(body));
         }
         else if (isEmail || isSms)
         {
-            w.WriteNull(ContentName);
+            Member(ref first, "content"u8);
+            o.Append("null"u8);
         }
 
         if (Ascii.EqualsIgnoreCase(metric, "clicked"u8))
@@ -292,110 +270,94 @@ public sealed class SegmentTrackMapper
             var href = webhook[WebhookField.Href];
             if (linkId.IsPresent || href.IsPresent)
             {
-                w.WritePropertyName(LinkName);
-                w.WriteStartObject();
+                Member(ref first, "link"u8);
+                o.Append((byte)'{');
                 if (linkId.IsPresent)
                 {
-                    w.WritePropertyName(IdName);
-                    w.WriteRawValue(linkId.Raw(body), skipInputValidation: true);
+                    o.Append("\"id\":"u8);
+                    o.Append(linkId.Raw(body));
                 }
 
                 if (href.IsPresent)
                 {
-                    w.WritePropertyName(UrlName);
-                    w.WriteRawValue(href.Raw(body), skipInputValidation: true);
+                    o.Append(linkId.IsPresent ? ",\"url\":"u8 : "\"url\":"u8);
+                    o.Append(href.Raw(body));
                 }
 
-                w.WriteEndObject();
+                o.Append((byte)'}');
             }
         }
 
         // The seed mirrors identity inside properties.
         if (personId.IsPresent)
         {
-            w.WritePropertyName(UserIdName);
-            WriteAsString(body, personId, default);
+            Member(ref first, "userId"u8);
+            AppendAsString(body, personId, default);
         }
         else
         {
-            w.WritePropertyName(AnonymousIdName);
-            if (email.IsPresent)
-            {
-                w.WriteRawValue(email.Raw(body), skipInputValidation: true);
-            }
-            else
-            {
-                WriteAsString(body, cioId, "cio_"u8);
-            }
+            Member(ref first, "anonymousId"u8);
+            AppendAnonymousId(body, email, cioId);
         }
 
-        w.WriteEndObject();
-        w.WriteEndObject();
+        o.Append("}}"u8);
     }
 
-    private void WriteContext(ReadOnlySpan<byte> body, JsonSlice email, bool legacy)
+    /// <summary>Writes <c>,"name":</c> (no comma before the first member of an object).</summary>
+    private void Member(ref bool first, ReadOnlySpan<byte> name)
     {
-        var head = legacy ? ContextV1Head : ContextV2Head;
-        if (!email.IsPresent)
+        if (!first)
         {
-            WriteRawJoined(head, "}"u8, default, default);
-            return;
+            _json.Append((byte)',');
         }
 
-        WriteRawJoined(head, TraitsEmailHead, email.Raw(body), "}}"u8);
+        first = false;
+        _json.Append((byte)'"');
+        _json.Append(name);
+        _json.Append("\":"u8);
+    }
+
+    private void AppendAnonymousId(ReadOnlySpan<byte> body, JsonSlice email, JsonSlice cioId)
+    {
+        if (email.IsPresent)
+        {
+            _json.Append(email.Raw(body));
+        }
+        else
+        {
+            AppendAsString(body, cioId, "cio_"u8);
+        }
     }
 
     /// <summary>Writes a string value: a string slice as it arrived, a number's digits quoted; with an optional prefix.</summary>
-    private void WriteAsString(ReadOnlySpan<byte> body, JsonSlice value, ReadOnlySpan<byte> prefix)
+    private void AppendAsString(ReadOnlySpan<byte> body, JsonSlice value, ReadOnlySpan<byte> prefix)
     {
         if (prefix.IsEmpty && value.Kind == JsonTokenType.String)
         {
-            _writer.WriteRawValue(value.Raw(body), skipInputValidation: true);
+            _json.Append(value.Raw(body));
             return;
         }
 
         // The content of a JSON string (escapes included) or a number's digits is valid string content.
-        WriteRawJoined("\""u8, prefix, value.Content(body), "\""u8);
+        _json.Append((byte)'"');
+        _json.Append(prefix);
+        _json.Append(value.Content(body));
+        _json.Append((byte)'"');
     }
 
-    private void WriteMessageId(ReadOnlySpan<byte> body, JsonSlice eventId)
+    /// <summary>Writes the messageId (JSON string content, without quotes) into <paramref name="id"/>; returns its length.</summary>
+    private static int WriteMessageId(ReadOnlySpan<byte> body, JsonSlice eventId, Span<byte> id)
     {
-        Span<byte> id = _messageId;
-        int length;
         if (eventId.IsIdentifier && eventId.Content(body).Length <= MessageIds.MaxVerbatimEventIdBytes)
         {
             var content = eventId.Content(body);
             "cio-"u8.CopyTo(id);
             content.CopyTo(id[4..]);
-            length = 4 + content.Length;
-        }
-        else
-        {
-            // No usable event_id: hash the body. An overlong one: hash it, so Segment still dedups it.
-            length = MessageIds.WriteHashed(eventId.IsIdentifier ? eventId.Content(body) : body, id);
+            return 4 + content.Length;
         }
 
-        _messageIdLength = length;
-        WriteRawJoined("\""u8, id[..length], default, "\""u8);
-    }
-
-    /// <summary>Writes the concatenation of up to four parts as one raw JSON value.</summary>
-    private void WriteRawJoined(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b, ReadOnlySpan<byte> c, ReadOnlySpan<byte> d)
-    {
-        var total = a.Length + b.Length + c.Length + d.Length;
-        byte[]? rented = null;
-        var buffer = total <= StackScratchBytes
-            ? stackalloc byte[StackScratchBytes]
-            : (rented = ArrayPool<byte>.Shared.Rent(total));
-        a.CopyTo(buffer);
-        b.CopyTo(buffer[a.Length..]);
-        c.CopyTo(buffer[(a.Length + b.Length)..]);
-        d.CopyTo(buffer[(a.Length + b.Length + c.Length)..]);
-        _writer.WriteRawValue(buffer[..total], skipInputValidation: true);
-        if (rented is not null)
-        {
-            ArrayPool<byte>.Shared.Return(rented);
-        }
+        // No usable event_id: hash the body. An overlong one: hash it, so Segment still dedups it.
+        return MessageIds.WriteHashed(eventId.IsIdentifier ? eventId.Content(body) : body, id);
     }
 
     private static bool TryReadPart(ReadOnlySpan<byte> body, JsonSlice slice, string name, Span<byte> destination, out int length, out MapError error)
@@ -421,7 +383,12 @@ public sealed class SegmentTrackMapper
             return false;
         }
 
-        length = slice.CopyText(body, destination);
+        if (!slice.TryCopyText(body, destination, out length))
+        {
+            error = MapError.Invalid(name, "contains an escaped lone UTF-16 surrogate, which is not text.");
+            return false;
+        }
+
         if (length == 0)
         {
             error = MapError.Invalid(name, "is empty.");
@@ -442,17 +409,6 @@ public sealed class SegmentTrackMapper
         }
 
         return false;
-    }
-
-    private static JsonEncodedText[] CreateCopiedNames()
-    {
-        var names = new JsonEncodedText[WebhookFields.CopiedCount];
-        for (var i = 0; i < names.Length; i++)
-        {
-            names[i] = JsonEncodedText.Encode(WebhookFields.PropertyName((WebhookField)i));
-        }
-
-        return names;
     }
 
     /// <summary>Convenience for tools and tests: maps to a new string, or returns the outcome without one.</summary>
