@@ -1,3 +1,4 @@
+using CioSegment.ServiceDefaults;
 using CioSegment.Contracts;
 using CioSegment.DevBroker;
 using CioSegment.DevHost;

@@ -1,3 +1,4 @@
+using CioSegment.ServiceDefaults;
 using System.Text;
 using CioSegment.Contracts;
 using CioSegment.Ingest;

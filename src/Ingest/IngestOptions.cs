@@ -33,19 +33,3 @@ public sealed class IngestOptions
     [Required]
     public string Topic { get; set; } = Topics.RawWebhooks;
 }
-
-/// <summary>Kafka connection of a service, section <c>CioSegment:Kafka</c>.</summary>
-public sealed class KafkaOptions
-{
-    public const string SectionName = "CioSegment:Kafka";
-
-    /// <summary>Comma-separated host:port list.</summary>
-    [Required]
-    public string BootstrapServers { get; set; } = "";
-
-    /// <summary>
-    /// Extra librdkafka producer properties (for example <c>security.protocol</c>, <c>sasl.*</c>,
-    /// <c>linger.ms</c>), applied last. Never logged: they may hold credentials.
-    /// </summary>
-    public Dictionary<string, string> Producer { get; set; } = new(StringComparer.Ordinal);
-}

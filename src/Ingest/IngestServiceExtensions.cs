@@ -1,3 +1,4 @@
+using CioSegment.ServiceDefaults;
 using CioSegment.Mapping.Settings;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Server.Kestrel.Core;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using CioSegment.ServiceDefaults;
 using Confluent.Kafka;
 using Microsoft.Extensions.Options;
 
@@ -36,13 +37,10 @@ public sealed class RawWebhookProducer : IDisposable
             SocketTimeoutMs = Math.Max(1000, (int)_budget.TotalMilliseconds),
             QueueBufferingMaxKbytes = 256 * 1024,
         };
-        foreach (var (key, value) in kafka.Value.Producer)
-        {
-            config.Set(key, value);
-        }
+        KafkaOptions.With(config, kafka.Value.Producer);
 
         _producer = new ProducerBuilder<byte[]?, byte[]>(config)
-            .SetLogHandler((_, m) => _logger.Log(LogLevelOf(m.Level), "librdkafka {Facility}: {Message}", m.Facility, m.Message))
+            .SetLogHandler((_, m) => KafkaLogging.Log(_logger, m))
             .SetErrorHandler((_, e) =>
             {
                 if (e.IsFatal)
@@ -119,15 +117,6 @@ public sealed class RawWebhookProducer : IDisposable
 
         _producer.Dispose();
     }
-
-    internal static LogLevel LogLevelOf(SyslogLevel level) => level switch
-    {
-        SyslogLevel.Emergency or SyslogLevel.Alert or SyslogLevel.Critical => LogLevel.Critical,
-        SyslogLevel.Error => LogLevel.Error,
-        SyslogLevel.Warning => LogLevel.Warning,
-        SyslogLevel.Notice or SyslogLevel.Info => LogLevel.Information,
-        _ => LogLevel.Debug,
-    };
 
     internal static string UnixMillis(DateTimeOffset at) => at.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
 }
