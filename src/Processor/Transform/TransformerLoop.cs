@@ -1,0 +1,407 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging;
+
+namespace CioSegment.Processor.Transform;
+
+/// <summary>
+/// The transformer's consume–transform–produce loop and its commit protocol, on one thread.
+/// <para>
+/// ExactlyOnce: one transactional producer per consumer; sink records, dead letters, changelog records
+/// and the input offsets (<c>Position</c>, with fresh <c>ConsumerGroupMetadata</c>) commit in one
+/// transaction every <see cref="TransformerOptions.CommitEveryRecords"/> records or
+/// <see cref="TransformerOptions.CommitInterval"/>. Revoked → commit; lost → abort;
+/// <see cref="KafkaTxnRequiresAbortException"/> → abort and rewind to the committed offsets; fatal →
+/// a new producer (same transactional.id, which fences the old one) and rewind.
+/// </para>
+/// <para>
+/// AtLeastOnce (for brokers without faithful transactions, such as the embedded development broker):
+/// flush the output and wait for every ack, then write the changelog and wait again, then commit the
+/// offsets. A crash in between repeats output (same messageIds, dropped by Segment) but loses nothing.
+/// </para>
+/// In both modes the dedup state's pending keys become state only once the commit succeeded.
+/// </summary>
+public sealed class TransformerLoop : IDisposable
+{
+    private readonly IConsumer<byte[]?, byte[]> _consumer;
+    private readonly Func<IProducer<byte[]?, byte[]?>> _createProducer;
+    private readonly Func<IConsumer<byte[]?, byte[]?>> _createChangelogReader;
+    private readonly WebhookTransformer _transformer;
+    private readonly TransformerOptions _options;
+    private readonly ILogger _logger;
+    private readonly DedupStore _state = new();
+    private readonly List<OutboundRecord> _outputs = [];
+    private readonly List<OutboundRecord> _deferredChangelog = [];
+    private readonly Stopwatch _sinceCommit = Stopwatch.StartNew();
+    private readonly Counter<long> _commits;
+    private readonly Counter<long> _aborts;
+    private readonly bool _exactlyOnce;
+    private IProducer<byte[]?, byte[]?> _producer;
+    private int _uncommitted;
+    private Error? _deliveryError;
+
+    public TransformerLoop(
+        IConsumer<byte[]?, byte[]> consumer,
+        Func<IProducer<byte[]?, byte[]?>> createProducer,
+        Func<IConsumer<byte[]?, byte[]?>> createChangelogReader,
+        WebhookTransformer transformer,
+        TransformerOptions options,
+        Meter meter,
+        ILogger logger)
+    {
+        _consumer = consumer;
+        _createProducer = createProducer;
+        _createChangelogReader = createChangelogReader;
+        _transformer = transformer;
+        _options = options;
+        _logger = logger;
+        _exactlyOnce = options.ProcessingGuarantee == ProcessingGuarantee.ExactlyOnce;
+        _commits = meter.CreateCounter<long>("cio.transformer.commits", "{commit}", "Transactions (or offset commits) that succeeded.");
+        _aborts = meter.CreateCounter<long>("cio.transformer.aborts", "{abort}", "Transactions aborted and rewound.");
+        meter.CreateObservableGauge("cio.transformer.dedup_keys", () => _state.Count, "{key}", "Dedup keys held in memory.");
+        _producer = StartProducer();
+    }
+
+    public DedupStore State => _state;
+
+    /// <summary>Records processed since the last commit.</summary>
+    public int Uncommitted => _uncommitted;
+
+    /// <summary>Consumes at most one record, transforms it, and commits when the batch or the interval is full.</summary>
+    public void RunOnce(TimeSpan pollTimeout)
+    {
+        var record = _consumer.Consume(pollTimeout);
+        if (record is { IsPartitionEOF: false, Message: not null })
+        {
+            _outputs.Clear();
+            _transformer.Process(record, _state, _outputs);
+            foreach (var output in _outputs)
+            {
+                if (!_exactlyOnce && output.Topic == _options.ChangelogTopic)
+                {
+                    _deferredChangelog.Add(output);
+                }
+                else
+                {
+                    Produce(output);
+                }
+            }
+
+            _uncommitted++;
+        }
+
+        if (_uncommitted >= _options.CommitEveryRecords || (_uncommitted > 0 && _sinceCommit.Elapsed >= _options.CommitInterval))
+        {
+            Commit();
+        }
+    }
+
+    public void Run(CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            RunOnce(TimeSpan.FromMilliseconds(100));
+        }
+
+        // Deliver and commit what was processed, then leave the group (revokes without a rebalance wait).
+        Commit();
+        _consumer.Close();
+    }
+
+    /// <summary>Partitions were assigned: restore their dedup state from the changelog before processing.</summary>
+    public void OnAssigned(IReadOnlyCollection<TopicPartition> partitions)
+    {
+        foreach (var tp in partitions)
+        {
+            RestorePartition(tp.Partition.Value);
+        }
+    }
+
+    /// <summary>Partitions are being revoked (we still own them): commit, then forget their state.</summary>
+    public void OnRevoked(IReadOnlyCollection<TopicPartitionOffset> partitions)
+    {
+        Commit();
+        foreach (var tp in partitions)
+        {
+            _state.Drop(tp.Partition.Value);
+        }
+    }
+
+    /// <summary>Partitions were lost (someone else may own them already): nothing may be committed for them.</summary>
+    public void OnLost(IReadOnlyCollection<TopicPartitionOffset> partitions)
+    {
+        _logger.LogWarning("Lost {Count} partition(s); aborting the open work and rewinding.", partitions.Count);
+        foreach (var tp in partitions)
+        {
+            _state.Drop(tp.Partition.Value);
+        }
+
+        AbortAndRewind(partitions.Select(p => p.TopicPartition).ToHashSet());
+    }
+
+    /// <summary>Makes everything processed so far durable, or rewinds so that it is processed again.</summary>
+    public void Commit()
+    {
+        _sinceCommit.Restart();
+        var evictions = EvictExpired();
+        if (_uncommitted == 0 && evictions == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            if (_exactlyOnce)
+            {
+                _producer.SendOffsetsToTransaction(Positions(), _consumer.ConsumerGroupMetadata, _options.KafkaTimeout);
+                _producer.CommitTransaction(_options.KafkaTimeout);
+                _state.CommitPending();
+                _producer.BeginTransaction();
+            }
+            else
+            {
+                FlushOrThrow();
+                foreach (var record in _deferredChangelog)
+                {
+                    Produce(record);
+                }
+
+                _deferredChangelog.Clear();
+                FlushOrThrow();
+                var offsets = Positions();
+                if (offsets.Count > 0)
+                {
+                    _consumer.Commit(offsets);
+                }
+
+                _state.CommitPending();
+            }
+
+            _uncommitted = 0;
+            _commits.Add(1);
+        }
+        catch (KafkaTxnRequiresAbortException e)
+        {
+            _logger.LogWarning(e, "Transaction needs an abort ({Code}); rewinding to the committed offsets.", e.Error.Code);
+            AbortAndRewind(null);
+        }
+        catch (KafkaException e) when (e.Error.IsFatal)
+        {
+            _logger.LogError(e, "Producer failed fatally ({Code}); starting a new one and rewinding.", e.Error.Code);
+            _producer.Dispose();
+            _producer = StartProducer();
+            DiscardAndRewind(null);
+        }
+        catch (KafkaException e)
+        {
+            // Retriable or a delivery failure: nothing is committed; process the same records again.
+            _logger.LogWarning(e, "Commit failed ({Code}); rewinding to the committed offsets.", e.Error.Code);
+            AbortAndRewind(null);
+        }
+    }
+
+    public void Dispose() => _producer.Dispose();
+
+    private IProducer<byte[]?, byte[]?> StartProducer()
+    {
+        var producer = _createProducer();
+        if (_exactlyOnce)
+        {
+            producer.InitTransactions(_options.KafkaTimeout);
+            producer.BeginTransaction();
+        }
+
+        return producer;
+    }
+
+    private void Produce(OutboundRecord record)
+    {
+        var message = new Message<byte[]?, byte[]?> { Key = record.Key, Value = record.Value, Headers = record.Headers };
+        while (true)
+        {
+            try
+            {
+                if (record.Partition is { } partition)
+                {
+                    _producer.Produce(new TopicPartition(record.Topic, partition), message, OnDelivered);
+                }
+                else
+                {
+                    _producer.Produce(record.Topic, message, OnDelivered);
+                }
+
+                return;
+            }
+            catch (ProduceException<byte[]?, byte[]?> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
+            {
+                // Back-pressure: let librdkafka drain its queue, then try again.
+                _producer.Poll(TimeSpan.FromMilliseconds(50));
+            }
+        }
+    }
+
+    private void OnDelivered(DeliveryReport<byte[]?, byte[]?> report)
+    {
+        if (report.Error.IsError)
+        {
+            _deliveryError = report.Error;
+        }
+    }
+
+    private void FlushOrThrow()
+    {
+        var remaining = _producer.Flush(_options.KafkaTimeout);
+        var error = Interlocked.Exchange(ref _deliveryError, null);
+        if (remaining > 0)
+        {
+            throw new KafkaException(new Error(ErrorCode.Local_TimedOut, $"{remaining} record(s) not acknowledged within {_options.KafkaTimeout}."));
+        }
+
+        if (error is not null)
+        {
+            throw new KafkaException(error);
+        }
+    }
+
+    private int EvictExpired()
+    {
+        var evicted = 0;
+        var nowMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        foreach (var partition in _state.Partitions.ToArray())
+        {
+            if (_state.Evict(partition, nowMs) is not { } keys)
+            {
+                continue;
+            }
+
+            foreach (var key in keys)
+            {
+                var tombstone = _transformer.ChangelogRecord(partition, key, null);
+                if (_exactlyOnce)
+                {
+                    Produce(tombstone);
+                }
+                else
+                {
+                    _deferredChangelog.Add(tombstone);
+                }
+            }
+
+            evicted += keys.Count;
+        }
+
+        return evicted;
+    }
+
+    private List<TopicPartitionOffset> Positions()
+    {
+        var offsets = new List<TopicPartitionOffset>();
+        foreach (var tp in _consumer.Assignment)
+        {
+            var position = _consumer.Position(tp);
+            if (position.Value >= 0)
+            {
+                offsets.Add(new TopicPartitionOffset(tp, position));
+            }
+        }
+
+        return offsets;
+    }
+
+    private void AbortAndRewind(HashSet<TopicPartition>? except)
+    {
+        if (_exactlyOnce)
+        {
+            try
+            {
+                _producer.AbortTransaction(_options.KafkaTimeout);
+                _producer.BeginTransaction();
+            }
+            catch (KafkaException e) when (e.Error.IsFatal)
+            {
+                _logger.LogError(e, "Producer failed fatally while aborting ({Code}); starting a new one.", e.Error.Code);
+                _producer.Dispose();
+                _producer = StartProducer();
+            }
+        }
+        else
+        {
+            // Records already sent stay sent (at-least-once); what follows is processed again.
+            _producer.Flush(_options.KafkaTimeout);
+            Interlocked.Exchange(ref _deliveryError, null);
+        }
+
+        _aborts.Add(1);
+        DiscardAndRewind(except);
+    }
+
+    private void DiscardAndRewind(HashSet<TopicPartition>? except)
+    {
+        _state.DiscardPending();
+        _deferredChangelog.Clear();
+        _uncommitted = 0;
+        var assignment = _consumer.Assignment.Where(tp => except is null || !except.Contains(tp)).ToList();
+        if (assignment.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var committed in _consumer.Committed(assignment, _options.KafkaTimeout))
+        {
+            _consumer.Seek(committed.Offset.Value >= 0
+                ? committed
+                : new TopicPartitionOffset(committed.TopicPartition, Offset.Beginning));
+        }
+    }
+
+    private void RestorePartition(int partition)
+    {
+        _state.Drop(partition);
+        _state.Open(partition);
+        var tp = new TopicPartition(_options.ChangelogTopic, partition);
+        using var reader = _createChangelogReader();
+        var watermarks = reader.QueryWatermarkOffsets(tp, _options.KafkaTimeout);
+        if (watermarks.High.Value <= watermarks.Low.Value)
+        {
+            return;
+        }
+
+        reader.Assign(new TopicPartitionOffset(tp, Offset.Beginning));
+        var nowMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var restored = 0;
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < _options.KafkaTimeout * 4)
+        {
+            var record = reader.Consume(TimeSpan.FromMilliseconds(200));
+            if (record is null)
+            {
+                if (reader.Position(tp).Value >= watermarks.High.Value)
+                {
+                    break;
+                }
+
+                continue;
+            }
+
+            if (record.IsPartitionEOF)
+            {
+                break;
+            }
+
+            if (WebhookTransformer.TryReadChangelog(record, out var key, out var expires))
+            {
+                _state.Restore(partition, key, expires, nowMs);
+                restored++;
+            }
+
+            if (record.Offset.Value + 1 >= watermarks.High.Value)
+            {
+                break;
+            }
+        }
+
+        reader.Close();
+        _logger.LogInformation("Restored dedup state of partition {Partition}: {Records} changelog record(s) read, {Keys} key(s) held in total.", partition, restored, _state.Count);
+    }
+}

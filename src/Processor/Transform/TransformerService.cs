@@ -1,0 +1,128 @@
+using System.Diagnostics.Metrics;
+using CioSegment.Contracts;
+using CioSegment.Mapping.Settings;
+using CioSegment.ServiceDefaults;
+using Confluent.Kafka;
+using Confluent.Kafka.SyncOverAsync;
+using Confluent.SchemaRegistry;
+using Confluent.SchemaRegistry.Serdes;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace CioSegment.Processor.Transform;
+
+/// <summary>Schema Registry connection, section <c>CioSegment:SchemaRegistry</c>.</summary>
+public sealed class SchemaRegistryOptions
+{
+    public const string SectionName = "CioSegment:SchemaRegistry";
+
+    [System.ComponentModel.DataAnnotations.Required]
+    public string Url { get; set; } = "";
+
+    /// <summary>Optional <c>user:password</c> for HTTP Basic auth. Never logged.</summary>
+    public string? BasicAuthUserInfo { get; set; }
+}
+
+/// <summary>
+/// The transformer as a hosted service: one consumer in group <see cref="TransformerOptions.GroupId"/> on
+/// the raw topic (cooperative-sticky, read_committed), driven by <see cref="TransformerLoop"/> on a thread
+/// of its own. A failure it cannot recover from stops the process, so that it is restarted.
+/// </summary>
+public sealed class TransformerService(
+    IOptions<TransformerOptions> options,
+    IOptions<KafkaOptions> kafka,
+    IOptions<SchemaRegistryOptions> registry,
+    SourceCatalog sources,
+    IHostApplicationLifetime lifetime,
+    ILogger<TransformerService> logger) : BackgroundService
+{
+    public static readonly Meter Meter = new("CioSegment.Processor");
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.Factory.StartNew(() => Run(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private void Run(CancellationToken stop)
+    {
+        var o = options.Value;
+        try
+        {
+            using var registryClient = new CachedSchemaRegistryClient(new SchemaRegistryConfig
+            {
+                Url = registry.Value.Url,
+                BasicAuthUserInfo = registry.Value.BasicAuthUserInfo,
+                BasicAuthCredentialsSource = registry.Value.BasicAuthUserInfo is null ? null : AuthCredentialsSource.UserInfo,
+            });
+            var serializer = new AvroSerializer<SegmentTrackRecord>(registryClient).AsSyncOverAsync();
+            var transformer = new WebhookTransformer(sources, o, serializer, Meter);
+
+            TransformerLoop? loop = null;
+            using var consumer = new ConsumerBuilder<byte[]?, byte[]>(ConsumerConfig(o))
+                .SetLogHandler((_, m) => KafkaLogging.Log(logger, m))
+                .SetErrorHandler((_, e) => logger.Log(e.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Transformer consumer error ({Code}): {Reason}", e.Code, e.Reason))
+                .SetPartitionsAssignedHandler((_, partitions) => loop!.OnAssigned(partitions))
+                .SetPartitionsRevokedHandler((_, partitions) => loop!.OnRevoked(partitions))
+                .SetPartitionsLostHandler((_, partitions) => loop!.OnLost(partitions))
+                .Build();
+            using (loop = new TransformerLoop(consumer, () => CreateProducer(o), () => CreateChangelogReader(o), transformer, o, Meter, logger))
+            {
+                consumer.Subscribe(o.InputTopic);
+                logger.LogInformation(
+                    "Transformer consuming {Input} in group {Group} with {Guarantee} processing; output to {Sink}, dead letters to {Dlq}, state in {Changelog}.",
+                    o.InputTopic, o.GroupId, o.ProcessingGuarantee, o.SinkTopic, o.DeadLetterTopic, o.ChangelogTopic);
+                loop.Run(stop);
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogCritical(e, "The transformer stopped on an error it cannot recover from; stopping the process so that it is restarted.");
+            lifetime.StopApplication();
+        }
+    }
+
+    private ConsumerConfig ConsumerConfig(TransformerOptions o) => KafkaOptions.With(new ConsumerConfig
+    {
+        BootstrapServers = kafka.Value.BootstrapServers,
+        GroupId = o.GroupId,
+        ClientId = "cio-transformer",
+        EnableAutoCommit = false,
+        EnableAutoOffsetStore = false,
+        AutoOffsetReset = AutoOffsetReset.Earliest,
+        IsolationLevel = IsolationLevel.ReadCommitted,
+        PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
+    }, kafka.Value.Consumer);
+
+    private IProducer<byte[]?, byte[]?> CreateProducer(TransformerOptions o)
+    {
+        var config = new ProducerConfig
+        {
+            BootstrapServers = kafka.Value.BootstrapServers,
+            ClientId = "cio-transformer",
+            Acks = Acks.All,
+            EnableIdempotence = true,
+            LingerMs = 5,
+            CompressionType = CompressionType.Lz4,
+        };
+        if (o.ProcessingGuarantee == ProcessingGuarantee.ExactlyOnce)
+        {
+            config.TransactionalId = o.EffectiveTransactionalId;
+            config.TransactionTimeoutMs = 60_000;
+        }
+
+        return new ProducerBuilder<byte[]?, byte[]?>(KafkaOptions.With(config, kafka.Value.Producer))
+            .SetLogHandler((_, m) => KafkaLogging.Log(logger, m))
+            .SetErrorHandler((_, e) => logger.Log(e.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Transformer producer error ({Code}): {Reason}", e.Code, e.Reason))
+            .Build();
+    }
+
+    private IConsumer<byte[]?, byte[]?> CreateChangelogReader(TransformerOptions o) =>
+        new ConsumerBuilder<byte[]?, byte[]?>(KafkaOptions.With(new ConsumerConfig
+        {
+            BootstrapServers = kafka.Value.BootstrapServers,
+            GroupId = o.GroupId + "-restore",
+            ClientId = "cio-transformer-restore",
+            EnableAutoCommit = false,
+            IsolationLevel = IsolationLevel.ReadCommitted,
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+        }, kafka.Value.Consumer)).Build();
+}

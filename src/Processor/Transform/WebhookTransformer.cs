@@ -1,0 +1,226 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using System.Text;
+using CioSegment.Contracts;
+using CioSegment.Mapping;
+using CioSegment.Mapping.Settings;
+using Confluent.Kafka;
+
+namespace CioSegment.Processor.Transform;
+
+/// <summary>A record the transformer writes: to the sink, the dead-letter topic or the changelog.</summary>
+public sealed record OutboundRecord(string Topic, int? Partition, byte[]? Key, byte[]? Value, Headers Headers);
+
+/// <summary>What happened to one raw webhook.</summary>
+public enum TransformOutcome
+{
+    Mapped,
+    Filtered,
+    Deduplicated,
+    DeadLettered,
+}
+
+/// <summary>
+/// One raw webhook record in, zero or more records out (docs/mapping.md and the order: source
+/// lookup, settings filter, dedup, map). Pure apart from the dedup state it is given: the consumer loop
+/// decides when the outputs and the state become durable.
+/// </summary>
+public sealed class WebhookTransformer
+{
+    public const string Stage = "transform";
+
+    private readonly SourceCatalog _sources;
+    private readonly TransformerOptions _options;
+    private readonly ISerializer<SegmentTrackRecord> _sinkSerializer;
+    private readonly SegmentTrackMapper _mapper = new();
+    private readonly ArrayBufferWriter<byte> _track = new(8192);
+    private readonly Counter<long> _events;
+    private readonly long _dedupHorizonMs;
+    private readonly long _firstHorizonMs;
+
+    public WebhookTransformer(SourceCatalog sources, TransformerOptions options, ISerializer<SegmentTrackRecord> sinkSerializer, Meter meter)
+    {
+        _sources = sources;
+        _options = options;
+        _sinkSerializer = sinkSerializer;
+        _dedupHorizonMs = (long)options.DedupHorizon.TotalMilliseconds;
+        _firstHorizonMs = (long)options.FirstOccurrenceHorizon.TotalMilliseconds;
+        _events = meter.CreateCounter<long>("cio.transformer.events", "{event}", "Raw webhooks by outcome (mapped, filtered, deduplicated, dead_lettered) and reason.");
+    }
+
+    public TransformOutcome Process(ConsumeResult<byte[]?, byte[]> record, DedupStore state, List<OutboundRecord> output)
+    {
+        var message = record.Message;
+        var body = message.Value ?? [];
+        var partition = record.Partition.Value;
+
+        if (!message.Headers.TryGetLastBytes(HeaderNames.SourceId, out var sourceBytes) || sourceBytes.Length == 0)
+        {
+            return DeadLetter(record, "missing_header:" + HeaderNames.SourceId, "The record has no source id header; it was not written by the ingest.", output);
+        }
+
+        var sourceId = Encoding.UTF8.GetString(sourceBytes);
+        if (!_sources.TryGet(sourceId, out var settings))
+        {
+            return DeadLetter(record, DeadLetterReasons.UnknownSource, "No source is configured under the id in the record's header; configure it and replay the dead letter.", output);
+        }
+
+        var receivedAt = ReceivedAt(message);
+        var nowMs = message.Timestamp.UnixTimestampMs > 0 ? message.Timestamp.UnixTimestampMs : receivedAt.ToUnixTimeMilliseconds();
+
+        if (!ReportingWebhookParser.TryParse(body, out var parsed, out var parseError))
+        {
+            return DeadLetter(record, parseError.Reason, parseError.Detail, output);
+        }
+
+        _track.ResetWrittenCount();
+        var result = _mapper.Map(body, in parsed, settings, receivedAt, _track);
+        if (result.Outcome == MapOutcome.Skipped)
+        {
+            Count(TransformOutcome.Filtered, result.SkipReason.Code());
+            return TransformOutcome.Filtered;
+        }
+
+        // Retry dedup: the same event_id (or, without one, the same body) for this source.
+        var eventId = parsed[WebhookField.EventId];
+        var eventKey = DedupKey.ForEvent(sourceId, eventId.IsIdentifier ? eventId.Content(body) : body);
+        if (state.Contains(partition, eventKey, nowMs))
+        {
+            Count(TransformOutcome.Deduplicated, "event_id");
+            return TransformOutcome.Deduplicated;
+        }
+
+        if (result.Outcome == MapOutcome.Failed)
+        {
+            Remember(state, partition, eventKey, nowMs + _dedupHorizonMs, output);
+            return DeadLetter(record, result.Error!.Value.Reason, result.Error.Value.Detail, output);
+        }
+
+        // Send frequency First: only the first (delivery_id, metric) of a source passes.
+        var deliveryId = parsed[WebhookField.DeliveryId];
+        DedupKey? firstKey = null;
+        if (settings.SendFrequency == SendFrequency.First && deliveryId.IsIdentifier)
+        {
+            firstKey = DedupKey.ForFirst(sourceId, deliveryId.Content(body), parsed[WebhookField.Metric].Content(body));
+            if (state.Contains(partition, firstKey.Value, nowMs))
+            {
+                Count(TransformOutcome.Deduplicated, "send_frequency_first");
+                return TransformOutcome.Deduplicated;
+            }
+        }
+
+        var messageId = Encoding.UTF8.GetString(_mapper.LastMessageId);
+        var sink = new SegmentTrackRecord
+        {
+            SourceId = sourceId,
+            MessageId = messageId,
+            PersonKey = message.Key is { } k ? Encoding.UTF8.GetString(k) : messageId,
+            Event = Encoding.UTF8.GetString(_mapper.LastEventName),
+            ReceivedAt = receivedAt.UtcDateTime,
+            TrackJson = _track.WrittenSpan.ToArray(),
+        };
+        var headers = new Headers { { HeaderNames.SourceId, sourceBytes } };
+        CopyHeader(message.Headers, headers, HeaderNames.ReceivedAt);
+        CopyHeader(message.Headers, headers, HeaderNames.TraceParent);
+        var value = _sinkSerializer.Serialize(sink, new SerializationContext(MessageComponentType.Value, _options.SinkTopic, headers));
+        output.Add(new OutboundRecord(_options.SinkTopic, null, message.Key ?? Encoding.UTF8.GetBytes(messageId), value, headers));
+
+        Remember(state, partition, eventKey, nowMs + _dedupHorizonMs, output);
+        if (firstKey is { } first)
+        {
+            Remember(state, partition, first, nowMs + _firstHorizonMs, output);
+        }
+
+        Count(TransformOutcome.Mapped, result.UsedReceivedTime ? "timestamp_from_received_at" : "ok");
+        return TransformOutcome.Mapped;
+    }
+
+    /// <summary>A changelog record for a key: 16-byte key, value = expiry (unix ms, big-endian), or null for a tombstone.</summary>
+    public OutboundRecord ChangelogRecord(int partition, DedupKey key, long? expiresAtMs)
+    {
+        byte[]? value = null;
+        if (expiresAtMs is { } expires)
+        {
+            value = new byte[8];
+            BinaryPrimitives.WriteInt64BigEndian(value, expires);
+        }
+
+        return new OutboundRecord(_options.ChangelogTopic, partition, key.ToBytes(), value, []);
+    }
+
+    public static bool TryReadChangelog(ConsumeResult<byte[]?, byte[]?> record, out DedupKey key, out long? expiresAtMs)
+    {
+        expiresAtMs = null;
+        if (!DedupKey.TryRead(record.Message.Key, out key))
+        {
+            return false;
+        }
+
+        if (record.Message.Value is { Length: 8 } value)
+        {
+            expiresAtMs = BinaryPrimitives.ReadInt64BigEndian(value);
+        }
+
+        return true;
+    }
+
+    private void Remember(DedupStore state, int partition, DedupKey key, long expiresAtMs, List<OutboundRecord> output)
+    {
+        state.Add(partition, key, expiresAtMs);
+        output.Add(ChangelogRecord(partition, key, expiresAtMs));
+    }
+
+    private TransformOutcome DeadLetter(ConsumeResult<byte[]?, byte[]> record, string reason, string detail, List<OutboundRecord> output)
+    {
+        var headers = new Headers();
+        foreach (var header in record.Message.Headers)
+        {
+            headers.Add(header.Key, header.GetValueBytes());
+        }
+
+        headers.Add(HeaderNames.DeadLetterReason, Encoding.UTF8.GetBytes(reason));
+        headers.Add(HeaderNames.DeadLetterDetail, Encoding.UTF8.GetBytes(detail));
+        headers.Add(HeaderNames.DeadLetterStage, Encoding.UTF8.GetBytes(Stage));
+        headers.Add(HeaderNames.DeadLetterSourceTopic, Encoding.UTF8.GetBytes(record.Topic));
+        headers.Add(HeaderNames.DeadLetterSourcePartition, Encoding.UTF8.GetBytes(record.Partition.Value.ToString(CultureInfo.InvariantCulture)));
+        headers.Add(HeaderNames.DeadLetterSourceOffset, Encoding.UTF8.GetBytes(record.Offset.Value.ToString(CultureInfo.InvariantCulture)));
+        output.Add(new OutboundRecord(_options.DeadLetterTopic, null, record.Message.Key, record.Message.Value, headers));
+        Count(TransformOutcome.DeadLettered, reason.StartsWith(DeadLetterReasons.MissingFieldPrefix, StringComparison.Ordinal) || reason.StartsWith(DeadLetterReasons.InvalidFieldPrefix, StringComparison.Ordinal) ? reason[..reason.IndexOf(':', StringComparison.Ordinal)] : reason);
+        return TransformOutcome.DeadLettered;
+    }
+
+    private void Count(TransformOutcome outcome, string reason) =>
+        _events.Add(1, new KeyValuePair<string, object?>("outcome", OutcomeName(outcome)), new KeyValuePair<string, object?>("reason", reason));
+
+    public static string OutcomeName(TransformOutcome outcome) => outcome switch
+    {
+        TransformOutcome.Mapped => "mapped",
+        TransformOutcome.Filtered => "filtered",
+        TransformOutcome.Deduplicated => "deduplicated",
+        _ => "dead_lettered",
+    };
+
+    private static DateTimeOffset ReceivedAt(Message<byte[]?, byte[]> message)
+    {
+        if (message.Headers.TryGetLastBytes(HeaderNames.ReceivedAt, out var bytes)
+            && long.TryParse(Encoding.ASCII.GetString(bytes), NumberStyles.None, CultureInfo.InvariantCulture, out var ms)
+            && ms > 0 && ms < 253_402_300_799_000)
+        {
+            return DateTimeOffset.FromUnixTimeMilliseconds(ms);
+        }
+
+        return message.Timestamp.UnixTimestampMs > 0
+            ? DateTimeOffset.FromUnixTimeMilliseconds(message.Timestamp.UnixTimestampMs)
+            : DateTimeOffset.UtcNow;
+    }
+
+    private static void CopyHeader(Headers from, Headers to, string name)
+    {
+        if (from.TryGetLastBytes(name, out var value))
+        {
+            to.Add(name, value);
+        }
+    }
+}
