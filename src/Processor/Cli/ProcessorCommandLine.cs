@@ -4,27 +4,30 @@ using Microsoft.Extensions.Hosting;
 namespace CioSegment.Processor.Cli;
 
 /// <summary>
-/// The processor's command line: without a command it runs the pipeline stages (configuration from
-/// appsettings, environment and <c>--Section:Key=value</c> arguments); <c>map</c> previews one mapping.
+/// The processor's command line: <c>map</c> previews one mapping; anything else runs the pipeline stages
+/// as a host, with the arguments as configuration (<c>--CioSegment:Kafka:BootstrapServers=...</c>).
 /// </summary>
 public static class ProcessorCommandLine
 {
-    public static RootCommand Create(Func<Stream> stdin, Stream stdout, TextWriter stderr)
-    {
-        var root = new RootCommand("CioSegment processor: turns Customer.io reporting webhooks into Segment track calls. Without a command, runs the transformer.")
+    private static readonly HashSet<string> Commands = new(StringComparer.Ordinal) { "map", "-h", "--help", "-?" };
+
+    public static RootCommand Create(Func<Stream> stdin, Stream stdout, TextWriter stderr) =>
+        new("CioSegment processor: turns Customer.io reporting webhooks into Segment track calls. "
+            + "Without a command it runs the transformer, configured by appsettings.json, environment variables "
+            + "and --Section:Key=value arguments.")
         {
             MapCommand.Create(stdin, stdout, stderr),
         };
-        root.TreatUnmatchedTokensAsErrors = false;
-        root.SetAction(parse => RunHost([.. parse.UnmatchedTokens]));
-        return root;
-    }
 
-    /// <summary>Parses and runs <paramref name="args"/>; returns the exit code.</summary>
+    /// <summary>Runs <paramref name="args"/>; returns the exit code.</summary>
     public static int Run(string[] args, Func<Stream> stdin, Stream stdout, TextWriter stdoutText, TextWriter stderr)
     {
-        var root = Create(stdin, stdout, stderr);
-        var parse = root.Parse(args);
+        if (args.Length == 0 || !Commands.Contains(args[0]))
+        {
+            return RunHost(args);
+        }
+
+        var parse = Create(stdin, stdout, stderr).Parse(args);
         return parse.Invoke(new InvocationConfiguration { Output = stdoutText, Error = stderr });
     }
 
