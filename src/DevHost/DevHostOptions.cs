@@ -17,6 +17,6 @@ public sealed class DevHostOptions
     /// </summary>
     public bool SendToSegment { get; set; }
 
-    /// <summary>Log every record that reaches the raw topic (what the ingest stored).</summary>
-    public bool TailRawTopic { get; set; } = true;
+    /// <summary>Log every record that reaches the raw, sink and dead-letter topics.</summary>
+    public bool TailTopics { get; set; } = true;
 }

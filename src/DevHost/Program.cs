@@ -1,6 +1,9 @@
 using CioSegment.ServiceDefaults;
 using CioSegment.Contracts;
 using CioSegment.DevBroker;
+using CioSegment.DevBroker.SchemaRegistry;
+using CioSegment.Processor;
+using CioSegment.Processor.Transform;
 using CioSegment.DevHost;
 using CioSegment.Ingest;
 using CioSegment.Mapping.Settings;
@@ -37,18 +40,26 @@ foreach (var topic in new[] { Topics.WebhooksDeadLetter, Topics.SegmentDeadLette
     broker.CreateTopic(topic, 1);
 }
 
-// The broker exists only in this process: its address always wins.
+// A Schema-Registry-compatible double on its own loopback port, so other processes can share it.
+await using var registry = await DevSchemaRegistryServer.StartAsync();
+
+// The broker and the registry exist only in this process: their addresses always win. The embedded
+// broker has no faithful transactions, so the transformer runs at-least-once here.
 builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
 {
     [$"{KafkaOptions.SectionName}:{nameof(KafkaOptions.BootstrapServers)}"] = broker.BootstrapServers,
+    [$"{SchemaRegistryOptions.SectionName}:{nameof(SchemaRegistryOptions.Url)}"] = registry.Url.ToString(),
+    [$"{TransformerOptions.SectionName}:{nameof(TransformerOptions.ProcessingGuarantee)}"] = nameof(ProcessingGuarantee.AtLeastOnce),
+    [$"{TransformerOptions.SectionName}:{nameof(TransformerOptions.TransactionalId)}"] = "cio-devhost-transformer",
 });
 
 builder.AddIngest();
+builder.AddTransformer();
 builder.Services.Configure<DevHostOptions>(builder.Configuration.GetSection(DevHostOptions.SectionName));
 builder.Services.AddSingleton(sp => new LocalSegmentCapture(devOptions.CaptureDirectory, sp.GetRequiredService<ILogger<LocalSegmentCapture>>()));
-if (devOptions.TailRawTopic)
+if (devOptions.TailTopics)
 {
-    builder.Services.AddHostedService<RawTopicTail>();
+    builder.Services.AddHostedService<PipelineTail>();
 }
 
 var app = builder.Build();
@@ -64,6 +75,7 @@ app.Lifetime.ApplicationStarted.Register(() =>
     log.LogWarning("DevHost is running the pipeline on the {Label}.", EmbeddedKafkaBroker.Label);
     log.LogInformation("Kafka bootstrap servers: {Bootstrap} (topics {Topics} with {Partitions} partitions)", broker.BootstrapServers, Topics.RawWebhooks, devOptions.Partitions);
     log.LogInformation("Ingest: {Address}{Route}", address, WebhookEndpoint.Route);
+    log.LogInformation("Transformer: {Raw} -> {Sink} (dead letters: {Dlq}), at-least-once because the embedded broker has no faithful transactions; schema registry double at {Registry}", Topics.RawWebhooks, Topics.SegmentTrack, Topics.WebhooksDeadLetter, registry.Url);
     log.LogInformation(
         "Local Segment capture: {Address}{Path}/v1/batch -> {File} (sources without SegmentEndpoint deliver here unless {Section}:SendToSegment=true)",
         address, LocalSegmentCapture.BasePath, capture.FilePath, DevHostOptions.SectionName);
@@ -77,4 +89,4 @@ app.Lifetime.ApplicationStarted.Register(() =>
     }
 });
 
-app.Run();
+await app.RunAsync();
