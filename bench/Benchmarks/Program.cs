@@ -3,7 +3,14 @@ using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
 using CioSegment.Benchmarks;
 
-// dotnet run -c Release --project bench/Benchmarks -- --filter '*'
+// dotnet run -c Release --project bench/Benchmarks -- --filter '*'             BenchmarkDotNet (mapping)
+// dotnet run -c Release --project bench/Benchmarks -- transformer [records]    transformer throughput
+if (args.Length > 0 && args[0] == "transformer")
+{
+    return await TransformerThroughput.RunAsync(args);
+}
+
 // The mutator job only swaps in the toolchain that finds Benchmarks.csproj; every job's other settings stay.
 var config = DefaultConfig.Instance.AddJob(Job.Default.WithToolchain(ProjectToolchain.Create()).AsMutator());
 BenchmarkSwitcher.FromAssembly(typeof(ProjectToolchain).Assembly).Run(args, config);
+return 0;

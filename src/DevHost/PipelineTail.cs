@@ -30,7 +30,8 @@ public sealed class PipelineTail(
         {
             BootstrapServers = kafka.Value.BootstrapServers,
             GroupId = "cio-devhost-tail-" + Guid.NewGuid().ToString("N")[..8],
-            AutoOffsetReset = AutoOffsetReset.Latest,
+            // The embedded broker is new on every run, so everything on it belongs to this run.
+            AutoOffsetReset = AutoOffsetReset.Earliest,
             EnableAutoCommit = false,
             SessionTimeoutMs = 6000,
             HeartbeatIntervalMs = 500,

@@ -59,7 +59,7 @@ public sealed partial class DevHostTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task The_printed_curl_line_run_as_printed_returns_200_and_the_event_reaches_the_raw_topic()
+    public async Task The_printed_curl_line_run_as_printed_returns_200_and_the_event_reaches_the_raw_and_sink_topics()
     {
         if (!File.Exists("/usr/bin/curl") && !File.Exists("/bin/curl"))
         {
@@ -75,8 +75,12 @@ public sealed partial class DevHostTests : IAsyncLifetime
         Assert.StartsWith("HTTP/1.1 200", response, StringComparison.Ordinal);
         Assert.Contains("\"accepted\"", response, StringComparison.Ordinal);
 
-        var tail = await WaitForLineAsync(l => l.Contains("Raw topic cio.webhooks.raw", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
-        Assert.Contains("source demo, person key cool-person", tail, StringComparison.Ordinal);
+        var raw = await WaitForLineAsync(l => l.Contains("Raw topic cio.webhooks.raw", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+        Assert.Contains("source demo, person key cool-person", raw, StringComparison.Ordinal);
+
+        // ...and the transformer turned it into the track event on the sink topic.
+        var sink = await WaitForLineAsync(l => l.Contains("Sink topic cio.segment.track", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+        Assert.Contains("Email Opened for cool-person", sink, StringComparison.Ordinal);
     }
 
     [Fact]
