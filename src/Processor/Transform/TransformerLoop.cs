@@ -143,10 +143,10 @@ public sealed class TransformerLoop : IDisposable
     /// <summary>Makes everything processed so far durable, or rewinds so that it is processed again.</summary>
     public void Commit()
     {
-        _sinceCommit.Restart();
         var evictions = EvictExpired();
         if (_uncommitted == 0 && evictions == 0)
         {
+            _sinceCommit.Restart();
             return;
         }
 
@@ -198,6 +198,11 @@ public sealed class TransformerLoop : IDisposable
             // Retriable or a delivery failure: nothing is committed; process the same records again.
             _logger.LogWarning(e, "Commit failed ({Code}); rewinding to the committed offsets.", e.Error.Code);
             AbortAndRewind(null);
+        }
+        finally
+        {
+            // Measured from the end of this commit, so a slow commit never turns into a commit per record.
+            _sinceCommit.Restart();
         }
     }
 

@@ -3,9 +3,7 @@ using CioSegment.Contracts;
 using CioSegment.Mapping.Settings;
 using CioSegment.ServiceDefaults;
 using Confluent.Kafka;
-using Confluent.Kafka.SyncOverAsync;
 using Confluent.SchemaRegistry;
-using Confluent.SchemaRegistry.Serdes;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -53,7 +51,7 @@ public sealed class TransformerService(
                 BasicAuthUserInfo = registry.Value.BasicAuthUserInfo,
                 BasicAuthCredentialsSource = registry.Value.BasicAuthUserInfo is null ? null : AuthCredentialsSource.UserInfo,
             });
-            var serializer = new AvroSerializer<SegmentTrackRecord>(registryClient).AsSyncOverAsync();
+            var serializer = new SegmentTrackRecordSerializer(registryClient);
             var transformer = new WebhookTransformer(sources, o, serializer, Meter);
 
             TransformerLoop? loop = null;
