@@ -5,9 +5,15 @@ using CioSegment.Benchmarks;
 
 // dotnet run -c Release --project bench/Benchmarks -- --filter '*'             BenchmarkDotNet (mapping)
 // dotnet run -c Release --project bench/Benchmarks -- transformer [records]    transformer throughput
+// dotnet run -c Release --project bench/Benchmarks -- dedup [keys]             bytes per dedup key
 if (args.Length > 0 && args[0] == "transformer")
 {
     return await TransformerThroughput.RunAsync(args);
+}
+
+if (args.Length > 0 && args[0] == "dedup")
+{
+    return DedupFootprint.Run(args);
 }
 
 // The mutator job only swaps in the toolchain that finds Benchmarks.csproj; every job's other settings stay.

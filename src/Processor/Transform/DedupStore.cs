@@ -1,11 +1,9 @@
-using System.Runtime.InteropServices;
-
 namespace CioSegment.Processor.Transform;
 
 /// <summary>
 /// The transformer's dedup state for the partitions it owns: which keys (<see cref="DedupKey"/>) were
 /// seen, each until an explicit expiry (the horizon after it was first seen). In memory with a bounded
-/// footprint (one dictionary entry and one queue slot per key), backed by the compacted changelog topic
+/// footprint (a <see cref="DedupTable"/>: 27–54 bytes a key), backed by the compacted changelog topic
 /// that the transformer writes in the same transaction as its output.
 /// <para>
 /// Keys added while processing are <em>pending</em> until the transaction (or, at-least-once, the offset
@@ -17,6 +15,7 @@ namespace CioSegment.Processor.Transform;
 public sealed class DedupStore
 {
     private readonly Dictionary<int, PartitionState> _partitions = [];
+    private readonly List<DedupKey> _evicted = [];
 
     /// <summary>Keys held in committed state, over every partition.</summary>
     public long Count { get; private set; }
@@ -32,7 +31,7 @@ public sealed class DedupStore
             return true;
         }
 
-        return state.Committed.TryGetValue(key, out var expires) && expires > nowMs;
+        return state.Committed.TryGetValue(key, out var expires) && ToMs(expires) > nowMs;
     }
 
     /// <summary>Adds a pending key that expires at <paramref name="expiresAtMs"/>.</summary>
@@ -65,38 +64,21 @@ public sealed class DedupStore
 
     /// <summary>
     /// Removes committed keys that expired at <paramref name="nowMs"/> and returns them, so that the
-    /// caller writes their tombstones to the changelog. Keys leave in the order they were added, so
-    /// this touches only expired keys.
+    /// caller writes their tombstones to the changelog. Each call scans a bounded slice of the table
+    /// (<paramref name="maxSlots"/>), continuing where the last one stopped.
     /// </summary>
-    public List<DedupKey>? Evict(int partition, long nowMs, int max = 1000)
+    public List<DedupKey>? Evict(int partition, long nowMs, int maxSlots = 8192)
     {
         var state = State(partition);
-        List<DedupKey>? evicted = null;
-        while (evicted is null || evicted.Count < max)
+        _evicted.Clear();
+        state.Committed.RemoveExpired(ToSeconds(nowMs), maxSlots, _evicted);
+        if (_evicted.Count == 0)
         {
-            if (!state.Order.TryPeek(out var oldest))
-            {
-                break;
-            }
-
-            if (!state.Committed.TryGetValue(oldest, out var expires))
-            {
-                state.Order.Dequeue();
-                continue;
-            }
-
-            if (expires > nowMs)
-            {
-                break;
-            }
-
-            state.Order.Dequeue();
-            state.Committed.Remove(oldest);
-            Count--;
-            (evicted ??= []).Add(oldest);
+            return null;
         }
 
-        return evicted;
+        Count -= _evicted.Count;
+        return [.. _evicted];
     }
 
     /// <summary>Starts a partition's state from its changelog: <paramref name="expiresAtMs"/> null is a tombstone.</summary>
@@ -125,16 +107,18 @@ public sealed class DedupStore
     /// <summary>Makes sure a partition exists (empty) when it is assigned.</summary>
     public void Open(int partition) => State(partition);
 
-    private void Put(PartitionState state, DedupKey key, long expires)
+    private void Put(PartitionState state, DedupKey key, long expiresMs)
     {
-        ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(state.Committed, key, out var existed);
-        slot = expires;
-        if (!existed)
+        if (state.Committed.Set(key, ToSeconds(expiresMs)))
         {
-            state.Order.Enqueue(key);
             Count++;
         }
     }
+
+    // Expiries are kept in whole unix seconds (rounded up, so a key never expires early).
+    private static uint ToSeconds(long ms) => (uint)Math.Clamp((ms + 999) / 1000, 0, uint.MaxValue);
+
+    private static long ToMs(uint seconds) => seconds * 1000L;
 
     private PartitionState State(int partition)
     {
@@ -149,8 +133,7 @@ public sealed class DedupStore
 
     private sealed class PartitionState
     {
-        public readonly Dictionary<DedupKey, long> Committed = [];
-        public readonly Queue<DedupKey> Order = new();
+        public readonly DedupTable Committed = new();
         public readonly Dictionary<DedupKey, long> Pending = [];
     }
 }

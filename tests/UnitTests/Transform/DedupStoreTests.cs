@@ -43,32 +43,41 @@ public class DedupStoreTests
     }
 
     [Fact]
-    public void Keys_expire_at_the_horizon_and_are_evicted_oldest_first()
+    public void Keys_expire_at_the_horizon_and_are_evicted()
     {
         var store = new DedupStore();
-        store.Add(0, A, 100);
-        store.Add(0, B, 200);
+        store.Add(0, A, 100_000);
+        store.Add(0, B, 200_000);
         store.CommitPending();
 
-        Assert.False(store.Contains(0, A, 100));
-        Assert.True(store.Contains(0, B, 100));
-        Assert.Null(store.Evict(0, 99));
-        Assert.Equal([A], store.Evict(0, 150)!);
+        Assert.False(store.Contains(0, A, 100_000));
+        Assert.True(store.Contains(0, B, 100_000));
+        Assert.Null(store.Evict(0, 99_000));
+        Assert.Equal([A], store.Evict(0, 150_000)!);
         Assert.Equal(1, store.Count);
-        Assert.Equal([B], store.Evict(0, 1000)!);
+        Assert.Equal([B], store.Evict(0, 1_000_000)!);
         Assert.Equal(0, store.Count);
+    }
+
+    [Fact]
+    public void Expiry_is_never_earlier_than_asked_for()
+    {
+        var store = new DedupStore();
+        store.Add(0, A, 1_500);
+        store.CommitPending();
+        Assert.True(store.Contains(0, A, 1_499));
     }
 
     [Fact]
     public void Restore_applies_values_and_tombstones_and_skips_expired_keys()
     {
         var store = new DedupStore();
-        store.Restore(3, A, 500, nowMs: 100);
-        store.Restore(3, B, 50, nowMs: 100);
-        Assert.True(store.Contains(3, A, 100));
-        Assert.False(store.Contains(3, B, 100));
-        store.Restore(3, A, null, nowMs: 100);
-        Assert.False(store.Contains(3, A, 100));
+        store.Restore(3, A, 500_000, nowMs: 100_000);
+        store.Restore(3, B, 50_000, nowMs: 100_000);
+        Assert.True(store.Contains(3, A, 100_000));
+        Assert.False(store.Contains(3, B, 100_000));
+        store.Restore(3, A, null, nowMs: 100_000);
+        Assert.False(store.Contains(3, A, 100_000));
         Assert.Equal(0, store.Count);
     }
 

@@ -1,0 +1,201 @@
+using System.Runtime.InteropServices;
+
+namespace CioSegment.Processor.Transform;
+
+/// <summary>
+/// An open-addressing hash table from <see cref="DedupKey"/> to an expiry (unix seconds): 20 bytes a slot,
+/// at most 75% full, so a key costs 27–54 bytes however the table has grown (a
+/// <c>Dictionary&lt;DedupKey,long&gt;</c> plus an eviction queue measured 68–92). Linear probing with
+/// backward-shift deletion (no tombstones); expired keys are found by an incremental scan, so eviction
+/// needs no second structure. The all-zero key marks an empty slot and is stored as (0, 1).
+/// </summary>
+public sealed class DedupTable
+{
+    private const int MinCapacity = 16;
+
+    private Slot[] _slots = new Slot[MinCapacity];
+    private int _mask = MinCapacity - 1;
+    private int _scanCursor;
+
+    public int Count { get; private set; }
+
+    /// <summary>Allocated slots (for footprint figures).</summary>
+    public int Capacity => _slots.Length;
+
+    public bool TryGetValue(DedupKey key, out uint expiresAtSeconds)
+    {
+        key = Normalize(key);
+        var i = Home(key);
+        while (true)
+        {
+            ref var slot = ref _slots[i];
+            if (slot.IsEmpty)
+            {
+                expiresAtSeconds = 0;
+                return false;
+            }
+
+            if (slot.High == key.High && slot.Low == key.Low)
+            {
+                expiresAtSeconds = slot.Expires;
+                return true;
+            }
+
+            i = (i + 1) & _mask;
+        }
+    }
+
+    /// <summary>Adds the key or updates its expiry; true when it was added.</summary>
+    public bool Set(DedupKey key, uint expiresAtSeconds)
+    {
+        if ((Count + 1) * 4 > _slots.Length * 3)
+        {
+            Resize(_slots.Length * 2);
+        }
+
+        key = Normalize(key);
+        var i = Home(key);
+        while (true)
+        {
+            ref var slot = ref _slots[i];
+            if (slot.IsEmpty)
+            {
+                slot = new Slot(key.High, key.Low, expiresAtSeconds);
+                Count++;
+                return true;
+            }
+
+            if (slot.High == key.High && slot.Low == key.Low)
+            {
+                slot.Expires = expiresAtSeconds;
+                return false;
+            }
+
+            i = (i + 1) & _mask;
+        }
+    }
+
+    public bool Remove(DedupKey key)
+    {
+        key = Normalize(key);
+        var i = Home(key);
+        while (true)
+        {
+            ref var slot = ref _slots[i];
+            if (slot.IsEmpty)
+            {
+                return false;
+            }
+
+            if (slot.High == key.High && slot.Low == key.Low)
+            {
+                RemoveAt(i);
+                return true;
+            }
+
+            i = (i + 1) & _mask;
+        }
+    }
+
+    /// <summary>
+    /// Scans up to <paramref name="maxSlots"/> slots from where the last scan stopped and removes the keys
+    /// that expired at <paramref name="nowSeconds"/>, adding them to <paramref name="removed"/>.
+    /// </summary>
+    public void RemoveExpired(uint nowSeconds, int maxSlots, List<DedupKey> removed)
+    {
+        var budget = Math.Min(maxSlots, _slots.Length);
+        var i = _scanCursor & _mask;
+        var scanned = 0;
+        while (scanned < budget)
+        {
+            ref var slot = ref _slots[i];
+            if (!slot.IsEmpty && slot.Expires <= nowSeconds)
+            {
+                removed.Add(new DedupKey(slot.High, slot.Low));
+                RemoveAt(i);
+
+                // Backward shift may have moved a later key into this slot: look at it again.
+                continue;
+            }
+
+            i = (i + 1) & _mask;
+            scanned++;
+        }
+
+        _scanCursor = i;
+    }
+
+    public void Clear()
+    {
+        _slots = new Slot[MinCapacity];
+        _mask = MinCapacity - 1;
+        _scanCursor = 0;
+        Count = 0;
+    }
+
+    private void RemoveAt(int i)
+    {
+        // Backward-shift deletion: pull later members of the probe run into the hole.
+        var hole = i;
+        var j = i;
+        while (true)
+        {
+            j = (j + 1) & _mask;
+            ref var candidate = ref _slots[j];
+            if (candidate.IsEmpty)
+            {
+                break;
+            }
+
+            var home = Home(new DedupKey(candidate.High, candidate.Low));
+
+            // Move it when its home is not cyclically within (hole, j].
+            var inRange = hole <= j ? home > hole && home <= j : home > hole || home <= j;
+            if (!inRange)
+            {
+                _slots[hole] = candidate;
+                hole = j;
+            }
+        }
+
+        _slots[hole] = default;
+        Count--;
+    }
+
+    private void Resize(int capacity)
+    {
+        var old = _slots;
+        _slots = new Slot[capacity];
+        _mask = capacity - 1;
+        _scanCursor = 0;
+        foreach (var slot in old)
+        {
+            if (slot.IsEmpty)
+            {
+                continue;
+            }
+
+            var i = Home(new DedupKey(slot.High, slot.Low));
+            while (!_slots[i].IsEmpty)
+            {
+                i = (i + 1) & _mask;
+            }
+
+            _slots[i] = slot;
+        }
+    }
+
+    private int Home(DedupKey key) => (int)(key.Low ^ (key.High >> 17)) & _mask;
+
+    private static DedupKey Normalize(DedupKey key) => key.High == 0 && key.Low == 0 ? new DedupKey(0, 1) : key;
+
+    [StructLayout(LayoutKind.Sequential, Pack = 4)]
+    private struct Slot(ulong high, ulong low, uint expires)
+    {
+        public readonly ulong High = high;
+        public readonly ulong Low = low;
+        public uint Expires = expires;
+
+        public readonly bool IsEmpty => High == 0 && Low == 0;
+    }
+}
