@@ -49,7 +49,7 @@ public class TransformerLoopTests
         _positions[P1] = 5;
     }
 
-    private TransformerLoop Loop(ProcessingGuarantee guarantee, int commitEvery = 1000, WebhookTransformer? transformer = null)
+    private TransformerLoop Loop(ProcessingGuarantee guarantee, int commitEvery = 1000, WebhookTransformer? transformer = null, TimeSpan? interval = null)
     {
         var options = new TransformerOptions
         {
@@ -59,7 +59,7 @@ public class TransformerLoopTests
             ChangelogTopic = "changelog",
             ProcessingGuarantee = guarantee,
             CommitEveryRecords = commitEvery,
-            CommitInterval = TimeSpan.FromHours(1),
+            CommitInterval = interval ?? TimeSpan.FromHours(1),
         };
         return new TransformerLoop(_consumer, NewProducer, () => _changelogReader, transformer ?? Transformer(options: options), options, new Meter("test-" + Guid.NewGuid()), NullLogger.Instance);
     }
@@ -110,6 +110,18 @@ public class TransformerLoopTests
         Assert.Equal(2, loop.State.Count);
         Assert.Equal(0, loop.Uncommitted);
         _ = _consumer.Received(1).ConsumerGroupMetadata;
+    }
+
+    [Fact]
+    public void A_partial_batch_is_committed_once_the_interval_has_passed()
+    {
+        using var loop = Loop(ProcessingGuarantee.ExactlyOnce, interval: TimeSpan.FromMilliseconds(20));
+        Enqueue(0, 5, "a");
+        loop.RunOnce(TimeSpan.Zero);
+        Thread.Sleep(50);   // only ensures the interval has passed; nothing asserts how fast anything is
+        loop.RunOnce(TimeSpan.Zero);
+        Assert.Contains("p0.CommitTransaction", _calls);
+        Assert.Equal(1, loop.State.Count);
     }
 
     [Fact]
