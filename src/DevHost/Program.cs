@@ -55,6 +55,8 @@ builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
 
 builder.AddIngest();
 builder.AddTransformer();
+builder.Services.AddSingleton<CioSegment.Processor.Publish.ISegmentEndpoints, LocalCaptureEndpoints>();
+builder.AddPublisher();
 builder.Services.Configure<DevHostOptions>(builder.Configuration.GetSection(DevHostOptions.SectionName));
 builder.Services.AddSingleton(sp => new LocalSegmentCapture(devOptions.CaptureDirectory, sp.GetRequiredService<ILogger<LocalSegmentCapture>>()));
 if (devOptions.TailTopics)
@@ -76,6 +78,7 @@ app.Lifetime.ApplicationStarted.Register(() =>
     log.LogInformation("Kafka bootstrap servers: {Bootstrap} (topics {Topics} with {Partitions} partitions)", broker.BootstrapServers, Topics.RawWebhooks, devOptions.Partitions);
     log.LogInformation("Ingest: {Address}{Route}", address, WebhookEndpoint.Route);
     log.LogInformation("Transformer: {Raw} -> {Sink} (dead letters: {Dlq}), at-least-once because the embedded broker has no faithful transactions; schema registry double at {Registry}", Topics.RawWebhooks, Topics.SegmentTrack, Topics.WebhooksDeadLetter, registry.Url);
+    log.LogInformation("Publisher: {Sink} -> Segment batches per source (dead letters: {Dlq})", Topics.SegmentTrack, Topics.SegmentDeadLetter);
     log.LogInformation(
         "Local Segment capture: {Address}{Path}/v1/batch -> {File} (sources without SegmentEndpoint deliver here unless {Section}:SendToSegment=true)",
         address, LocalSegmentCapture.BasePath, capture.FilePath, DevHostOptions.SectionName);

@@ -1,8 +1,10 @@
 using CioSegment.Mapping.Settings;
+using CioSegment.Processor.Publish;
 using CioSegment.Processor.Transform;
 using CioSegment.ServiceDefaults;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 
 namespace CioSegment.Processor;
@@ -16,10 +18,29 @@ public static class ProcessorServiceExtensions
         services.AddOptions<KafkaOptions>().BindConfiguration(KafkaOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<TransformerOptions>().BindConfiguration(TransformerOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<SchemaRegistryOptions>().BindConfiguration(SchemaRegistryOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton(sp => SourceCatalog.FromConfiguration(sp.GetRequiredService<IConfiguration>()));
+        services.TryAddSingleton(sp => SourceCatalog.FromConfiguration(sp.GetRequiredService<IConfiguration>()));
         if (builder.Configuration.GetValue(TransformerOptions.SectionName + ":" + nameof(TransformerOptions.Enabled), true))
         {
             services.AddHostedService<TransformerService>();
+        }
+
+        return builder;
+    }
+
+    /// <summary>Registers the Segment batch publisher.</summary>
+    public static IHostApplicationBuilder AddPublisher(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<KafkaOptions>().BindConfiguration(KafkaOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<PublisherOptions>().BindConfiguration(PublisherOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<SchemaRegistryOptions>().BindConfiguration(SchemaRegistryOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton(sp => SourceCatalog.FromConfiguration(sp.GetRequiredService<IConfiguration>()));
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<ISegmentEndpoints, ConfiguredSegmentEndpoints>();
+        services.AddHttpClient(SegmentBatchClient.ClientName, client => client.Timeout = Timeout.InfiniteTimeSpan);
+        if (builder.Configuration.GetValue(PublisherOptions.SectionName + ":" + nameof(PublisherOptions.Enabled), true))
+        {
+            services.AddHostedService<PublisherService>();
         }
 
         return builder;

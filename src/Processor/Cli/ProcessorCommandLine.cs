@@ -13,7 +13,7 @@ public static class ProcessorCommandLine
 
     public static RootCommand Create(Func<Stream> stdin, Stream stdout, TextWriter stderr) =>
         new("CioSegment processor: turns Customer.io reporting webhooks into Segment track calls. "
-            + "Without a command it runs the transformer, configured by appsettings.json, environment variables "
+            + "Without a command it runs the transformer and the Segment publisher, configured by appsettings.json, environment variables "
             + "and --Section:Key=value arguments.")
         {
             MapCommand.Create(stdin, stdout, stderr),
@@ -35,6 +35,7 @@ public static class ProcessorCommandLine
     {
         var builder = Host.CreateApplicationBuilder(args);
         builder.AddTransformer();
+        builder.AddPublisher();
         using var host = builder.Build();
         host.Run();
         return Environment.ExitCode;

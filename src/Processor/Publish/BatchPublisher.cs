@@ -1,0 +1,457 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using System.IO.Hashing;
+using System.Text;
+using CioSegment.Contracts;
+using CioSegment.Mapping.Settings;
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.Retry;
+
+namespace CioSegment.Processor.Publish;
+
+/// <summary>
+/// Drains the sink topic into Segment's <c>/v1/batch</c>, on the consumer's own thread.
+/// <list type="bullet">
+/// <item>Events are batched per source (one write key per request) and, within a source, per lane: a lane
+/// is a hash of the person key, has at most one request in flight and sends its batches in order, so each
+/// person's events reach Segment in order while a source still has several requests in flight.</item>
+/// <item>A batch closes at <see cref="PublisherOptions.MaxBatchBytes"/> (request body),
+/// <see cref="PublisherOptions.MaxBatchEvents"/> or <see cref="PublisherOptions.Linger"/>.</item>
+/// <item>Retriable answers are retried with capped, jittered exponential backoff honouring Retry-After,
+/// for as long as it takes (Polly); meanwhile the consumer keeps polling, and pauses its partitions when
+/// <see cref="PublisherOptions.MaxBufferedEvents"/> are held, so memory stays bounded.</item>
+/// <item>A rejected batch is split in halves until the bad events are isolated; they go to the
+/// dead-letter topic with Segment's answer, the rest is delivered.</item>
+/// <item>Offsets are committed only up to the longest prefix of each partition whose events are all
+/// delivered or dead-lettered.</item>
+/// </list>
+/// </summary>
+public sealed class BatchPublisher : IDisposable
+{
+    public const string Stage = "publish";
+
+    private readonly IConsumer<byte[]?, SegmentTrackRecordView> _consumer;
+    private readonly IProducer<byte[]?, byte[]?> _deadLetters;
+    private readonly SegmentBatchClient _client;
+    private readonly SourceCatalog _sources;
+    private readonly PublisherOptions _options;
+    private readonly ILogger _logger;
+    private readonly Dictionary<(string Source, int Lane), Lane> _lanes = [];
+    private readonly Dictionary<string, RateGate> _rates = [];
+    private readonly ConcurrentQueue<(Lane Lane, IReadOnlyList<PendingEvent> Settled)> _completions = new();
+    private readonly PartitionProgress _progress = new();
+    private readonly Stopwatch _sinceCommit = Stopwatch.StartNew();
+    private readonly ResiliencePipeline<BatchResponse> _retry;
+    private readonly CancellationTokenSource _abandon = new();
+    private readonly List<Task> _inFlight = [];
+    private readonly Counter<long> _batches;
+    private readonly Counter<long> _retries;
+    private readonly Counter<long> _deadLettered;
+    private readonly Histogram<double> _fill;
+    private readonly Histogram<long> _bytes;
+    private int _buffered;
+    private bool _paused;
+
+    public BatchPublisher(
+        IConsumer<byte[]?, SegmentTrackRecordView> consumer,
+        IProducer<byte[]?, byte[]?> deadLetters,
+        SegmentBatchClient client,
+        SourceCatalog sources,
+        PublisherOptions options,
+        Meter meter,
+        ILogger logger)
+    {
+        _consumer = consumer;
+        _deadLetters = deadLetters;
+        _client = client;
+        _sources = sources;
+        _options = options;
+        _logger = logger;
+        _batches = meter.CreateCounter<long>("cio.publisher.batches", "{batch}", "Batch requests by Segment's answer (status).");
+        _retries = meter.CreateCounter<long>("cio.publisher.retries", "{retry}", "Batch requests retried.");
+        _deadLettered = meter.CreateCounter<long>("cio.publisher.dead_lettered", "{event}", "Events Segment rejected, parked in the dead-letter topic.");
+        _fill = meter.CreateHistogram<double>("cio.publisher.batch.fill", "1", "Events per batch as a share of the batch event limit.");
+        _bytes = meter.CreateHistogram<long>("cio.publisher.batch.size", "By", "Request body bytes per batch.");
+        meter.CreateObservableGauge("cio.publisher.buffered", () => Volatile.Read(ref _buffered), "{event}", "Events held in memory (batching, waiting or in flight).");
+        _retry = new ResiliencePipelineBuilder<BatchResponse>()
+            .AddRetry(new RetryStrategyOptions<BatchResponse>
+            {
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Result is { Verdict: BatchVerdict.Retry }),
+                MaxRetryAttempts = int.MaxValue,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = options.RetryBaseDelay,
+                MaxDelay = options.RetryMaxDelay,
+                DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result.RetryAfter is { } after && after > TimeSpan.Zero ? after : (TimeSpan?)null),
+                OnRetry = args =>
+                {
+                    _retries.Add(1);
+                    _logger.LogWarning("Segment answered {Status} ({Detail}); retry {Attempt} in {Delay}.", args.Outcome.Result.Status, args.Outcome.Result.Detail, args.AttemptNumber + 1, args.RetryDelay);
+                    return ValueTask.CompletedTask;
+                },
+            })
+            .Build();
+    }
+
+    /// <summary>Events held in memory.</summary>
+    public int Buffered => Volatile.Read(ref _buffered);
+
+    public void Run(CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            RunOnce(TimeSpan.FromMilliseconds(50));
+        }
+
+        Shutdown(TimeSpan.FromSeconds(20));
+    }
+
+    public void RunOnce(TimeSpan pollTimeout)
+    {
+        ConsumeResult<byte[]?, SegmentTrackRecordView>? record = null;
+        try
+        {
+            // Paused partitions return nothing, but polling keeps the consumer in its group.
+            record = _consumer.Consume(pollTimeout);
+        }
+        catch (ConsumeException e) when (e.Error.Code is ErrorCode.Local_ValueDeserialization or ErrorCode.Local_KeyDeserialization)
+        {
+            // Never lose it silently: the consumer has moved past it, so park it with the reason.
+            var raw = e.ConsumerRecord;
+            var origin = raw.TopicPartitionOffset;
+            _progress.Consumed(origin);
+            Interlocked.Increment(ref _buffered);
+            var pending = new PendingEvent(origin, "", "", raw.Message.Key, raw.Message.Value ?? [], raw.Message.Headers ?? []);
+            DeadLetter([pending], "invalid_sink_record", e.Error.Reason, lane: null);
+        }
+
+        if (record is { IsPartitionEOF: false, Message: not null })
+        {
+            Accept(record);
+        }
+
+        Settle();
+        Dispatch(force: false);
+        Backpressure();
+        if (_sinceCommit.Elapsed >= _options.CommitInterval)
+        {
+            CommitSettled();
+        }
+    }
+
+    public void OnRevoked(IReadOnlyCollection<TopicPartitionOffset> partitions)
+    {
+        Settle();
+        CommitSettled();
+        var revoked = partitions.Select(p => p.TopicPartition).ToHashSet();
+        foreach (var lane in _lanes.Values)
+        {
+            // Not yet sent: the next owner reads them again from the committed offset.
+            var dropped = lane.Open.RemoveAll(e => revoked.Contains(e.Origin.TopicPartition));
+            foreach (var batch in lane.Ready)
+            {
+                dropped += batch.RemoveAll(e => revoked.Contains(e.Origin.TopicPartition));
+            }
+
+            lane.OpenBytes = lane.Open.Sum(e => e.TrackJson.Length + 1);
+            Interlocked.Add(ref _buffered, -dropped);
+        }
+
+        foreach (var tp in revoked)
+        {
+            _progress.Forget(tp);
+        }
+    }
+
+    /// <summary>Sends what is buffered, waits for in-flight requests up to <paramref name="grace"/>, commits what was delivered.</summary>
+    public void Shutdown(TimeSpan grace)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < grace && (_lanes.Values.Any(l => l.Open.Count > 0 || l.Ready.Count > 0 || l.InFlight)))
+        {
+            Settle();
+            Dispatch(force: true);
+            Thread.Sleep(10);
+        }
+
+        _abandon.Cancel();
+        try
+        {
+            Task.WaitAll([.. _inFlight], TimeSpan.FromSeconds(5));
+        }
+        catch (AggregateException)
+        {
+        }
+
+        Settle();
+        CommitSettled();
+        _consumer.Close();
+    }
+
+    public void Dispose() => _abandon.Dispose();
+
+    private void Accept(ConsumeResult<byte[]?, SegmentTrackRecordView> record)
+    {
+        var view = record.Message.Value;
+        var pending = new PendingEvent(record.TopicPartitionOffset, view.SourceId, view.MessageId, record.Message.Key, view.TrackJson, record.Message.Headers);
+        _progress.Consumed(record.TopicPartitionOffset);
+        Interlocked.Increment(ref _buffered);
+        if (!_sources.TryGet(view.SourceId, out _))
+        {
+            DeadLetter([pending], "unknown_source", "No source is configured under the record's source id.", lane: null);
+            return;
+        }
+
+        var laneIndex = record.Message.Key is { } key ? (int)(XxHash3.HashToUInt64(key) % (ulong)_options.MaxInFlightPerSource) : 0;
+        if (!_lanes.TryGetValue((view.SourceId, laneIndex), out var lane))
+        {
+            lane = new Lane(view.SourceId);
+            _lanes[(view.SourceId, laneIndex)] = lane;
+        }
+
+        var size = view.TrackJson.Length + 1;
+        if (lane.Open.Count > 0 && (lane.Open.Count + 1 > _options.MaxBatchEvents || SegmentBatchClient.EnvelopeBytes(0) + lane.OpenBytes + size > _options.MaxBatchBytes))
+        {
+            lane.Close();
+        }
+
+        if (lane.Open.Count == 0)
+        {
+            lane.OpenedAt.Restart();
+        }
+
+        lane.Open.Add(pending);
+        lane.OpenBytes += size;
+    }
+
+    private void Dispatch(bool force)
+    {
+        foreach (var lane in _lanes.Values)
+        {
+            if (lane.Open.Count > 0 && (force || lane.OpenedAt.Elapsed >= _options.Linger))
+            {
+                lane.Close();
+            }
+
+            if (lane.InFlight || lane.Ready.Count == 0 || !Rate(lane.Source).TryTake())
+            {
+                continue;
+            }
+
+            var batch = lane.Ready.Dequeue();
+            if (batch.Count == 0)
+            {
+                continue;
+            }
+
+            lane.InFlight = true;
+            _inFlight.RemoveAll(t => t.IsCompleted);
+            _inFlight.Add(Task.Run(() => SendAsync(lane, batch)));
+        }
+    }
+
+    private async Task SendAsync(Lane lane, List<PendingEvent> batch)
+    {
+        var settled = new List<PendingEvent>(batch.Count);
+        try
+        {
+            if (!_sources.TryGet(lane.Source, out var source))
+            {
+                return;
+            }
+
+            await SendSplittingAsync(source, batch, settled).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Abandoned at shutdown: the unsettled events are not committed and will be sent again.
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "Publishing a batch of {Count} events for source {Source} failed; they will be sent again after a restart.", batch.Count, lane.Source);
+        }
+        finally
+        {
+            _completions.Enqueue((lane, settled));
+        }
+    }
+
+    private async Task SendSplittingAsync(SourceSettings source, List<PendingEvent> batch, List<PendingEvent> settled)
+    {
+        var response = await _retry.ExecuteAsync(
+            async token => await _client.SendAsync(source, batch, _options.RequestTimeout, token).ConfigureAwait(false),
+            _abandon.Token).ConfigureAwait(false);
+        _batches.Add(1, new KeyValuePair<string, object?>("http.response.status_code", response.Status));
+        if (response.Verdict == BatchVerdict.Accepted)
+        {
+            _fill.Record(batch.Count / (double)_options.MaxBatchEvents);
+            _bytes.Record(batch.Sum(e => e.TrackJson.Length + 1) + SegmentBatchClient.EnvelopeBytes(0));
+            settled.AddRange(batch);
+            return;
+        }
+
+        if (batch.Count == 1)
+        {
+            await DeadLetterAsync(batch[0], "segment_rejected", $"HTTP {response.Status}: {response.Detail}").ConfigureAwait(false);
+            settled.Add(batch[0]);
+            return;
+        }
+
+        // Isolate the bad event(s): halves in order, so each person's order holds.
+        var half = batch.Count / 2;
+        await SendSplittingAsync(source, batch[..half], settled).ConfigureAwait(false);
+        await SendSplittingAsync(source, batch[half..], settled).ConfigureAwait(false);
+    }
+
+    private void DeadLetter(IReadOnlyList<PendingEvent> events, string reason, string detail, Lane? lane)
+    {
+        _ = Task.Run(async () =>
+        {
+            foreach (var e in events)
+            {
+                await DeadLetterAsync(e, reason, detail).ConfigureAwait(false);
+            }
+
+            _completions.Enqueue((lane ?? new Lane(""), events));
+        });
+    }
+
+    private async Task DeadLetterAsync(PendingEvent e, string reason, string detail)
+    {
+        var headers = new Headers();
+        foreach (var h in e.Headers)
+        {
+            headers.Add(h.Key, h.GetValueBytes());
+        }
+
+        headers.Add(HeaderNames.DeadLetterReason, Encoding.UTF8.GetBytes(reason));
+        headers.Add(HeaderNames.DeadLetterDetail, Encoding.UTF8.GetBytes(detail));
+        headers.Add(HeaderNames.DeadLetterStage, Encoding.UTF8.GetBytes(Stage));
+        headers.Add(HeaderNames.DeadLetterSourceTopic, Encoding.UTF8.GetBytes(e.Origin.Topic));
+        headers.Add(HeaderNames.DeadLetterSourcePartition, Encoding.UTF8.GetBytes(e.Origin.Partition.Value.ToString(CultureInfo.InvariantCulture)));
+        headers.Add(HeaderNames.DeadLetterSourceOffset, Encoding.UTF8.GetBytes(e.Origin.Offset.Value.ToString(CultureInfo.InvariantCulture)));
+
+        // Until the dead letter is stored, the event is not settled (and its offset not committed).
+        while (true)
+        {
+            try
+            {
+                await _deadLetters.ProduceAsync(_options.DeadLetterTopic, new Message<byte[]?, byte[]?> { Key = e.Key, Value = e.TrackJson, Headers = headers }, _abandon.Token).ConfigureAwait(false);
+                _deadLettered.Add(1, new KeyValuePair<string, object?>("reason", reason));
+                _logger.LogWarning("Event {MessageId} of source {Source} dead-lettered: {Reason} ({Detail}).", e.MessageId, e.SourceId, reason, detail);
+                return;
+            }
+            catch (ProduceException<byte[]?, byte[]?> ex)
+            {
+                _logger.LogWarning("Dead-letter write failed ({Code}); retrying.", ex.Error.Code);
+                await Task.Delay(_options.RetryBaseDelay, _abandon.Token).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private void Settle()
+    {
+        while (_completions.TryDequeue(out var completion))
+        {
+            completion.Lane.InFlight = false;
+            foreach (var e in completion.Settled)
+            {
+                _progress.Settled(e.Origin);
+            }
+
+            Interlocked.Add(ref _buffered, -completion.Settled.Count);
+        }
+    }
+
+    private void CommitSettled()
+    {
+        _sinceCommit.Restart();
+        var offsets = _progress.TakeCommittable();
+        if (offsets.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            _consumer.Commit(offsets);
+        }
+        catch (KafkaException e)
+        {
+            _logger.LogWarning(e, "Offset commit failed ({Code}); it is retried with the next commit.", e.Error.Code);
+        }
+    }
+
+    private void Backpressure()
+    {
+        var buffered = Volatile.Read(ref _buffered);
+        if (!_paused && buffered >= _options.MaxBufferedEvents)
+        {
+            _consumer.Pause(_consumer.Assignment);
+            _paused = true;
+            _logger.LogWarning("{Buffered} events held; pausing consumption until Segment takes them.", buffered);
+        }
+        else if (_paused && buffered < _options.MaxBufferedEvents / 2)
+        {
+            _consumer.Resume(_consumer.Assignment);
+            _paused = false;
+            _logger.LogInformation("Resuming consumption ({Buffered} events held).", buffered);
+        }
+    }
+
+    private RateGate Rate(string source)
+    {
+        if (!_rates.TryGetValue(source, out var gate))
+        {
+            gate = new RateGate(_options.MaxRequestsPerSecondPerSource);
+            _rates[source] = gate;
+        }
+
+        return gate;
+    }
+
+    private sealed class Lane(string source)
+    {
+        public string Source { get; } = source;
+
+        public List<PendingEvent> Open { get; } = [];
+
+        public int OpenBytes { get; set; }
+
+        public Stopwatch OpenedAt { get; } = new();
+
+        public Queue<List<PendingEvent>> Ready { get; } = new();
+
+        public bool InFlight { get; set; }
+
+        public void Close()
+        {
+            Ready.Enqueue([.. Open]);
+            Open.Clear();
+            OpenBytes = 0;
+        }
+    }
+
+    /// <summary>At most <c>perSecond</c> takes per second, evenly spaced.</summary>
+    private sealed class RateGate(int perSecond)
+    {
+        private readonly long _spacing = Stopwatch.Frequency / perSecond;
+        private long _next = Stopwatch.GetTimestamp();
+
+        public bool TryTake()
+        {
+            var now = Stopwatch.GetTimestamp();
+            if (now < _next)
+            {
+                return false;
+            }
+
+            _next = Math.Max(_next + _spacing, now - Stopwatch.Frequency);
+            return true;
+        }
+    }
+}

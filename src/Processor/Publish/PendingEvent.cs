@@ -1,0 +1,6 @@
+using Confluent.Kafka;
+
+namespace CioSegment.Processor.Publish;
+
+/// <summary>One track event on its way to Segment, with where it came from (for offsets and dead letters).</summary>
+public sealed record PendingEvent(TopicPartitionOffset Origin, string SourceId, string MessageId, byte[]? Key, byte[] TrackJson, Headers Headers);

@@ -1,0 +1,62 @@
+using System.ComponentModel.DataAnnotations;
+using CioSegment.Contracts;
+
+namespace CioSegment.Processor.Publish;
+
+/// <summary>Settings of the Segment batch publisher, section <c>CioSegment:Publisher</c>.</summary>
+public sealed class PublisherOptions
+{
+    public const string SectionName = "CioSegment:Publisher";
+
+    /// <summary>Segment refuses requests over 500 KB.</summary>
+    public const int SegmentMaxBatchBytes = 500 * 1000;
+
+    /// <summary>Segment refuses batches of more than 2500 events.</summary>
+    public const int SegmentMaxBatchEvents = 2500;
+
+    public bool Enabled { get; set; } = true;
+
+    [Required]
+    public string InputTopic { get; set; } = Topics.SegmentTrack;
+
+    [Required]
+    public string DeadLetterTopic { get; set; } = Topics.SegmentDeadLetter;
+
+    [Required]
+    public string GroupId { get; set; } = "cio-publisher";
+
+    /// <summary>Request body limit, including the envelope; at most Segment's 500 KB.</summary>
+    [Range(1024, SegmentMaxBatchBytes)]
+    public int MaxBatchBytes { get; set; } = SegmentMaxBatchBytes;
+
+    [Range(1, SegmentMaxBatchEvents)]
+    public int MaxBatchEvents { get; set; } = SegmentMaxBatchEvents;
+
+    /// <summary>How long a partly filled batch may wait for more events.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:01:00")]
+    public TimeSpan Linger { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Requests per second per source (Segment allows about 1000 per workspace).</summary>
+    [Range(1, 1000)]
+    public int MaxRequestsPerSecondPerSource { get; set; } = 200;
+
+    [Range(1, 64)]
+    public int MaxInFlightPerSource { get; set; } = 4;
+
+    /// <summary>Events held in memory (buffered or in flight) before the consumer pauses its partitions.</summary>
+    [Range(100, 10_000_000)]
+    public int MaxBufferedEvents { get; set; } = 50_000;
+
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00")]
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:01:00")]
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
+    public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How often delivered offsets are committed.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
+    public TimeSpan CommitInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+}

@@ -1,0 +1,84 @@
+using CioSegment.Mapping.Settings;
+using CioSegment.Processor.Transform;
+using CioSegment.ServiceDefaults;
+using Confluent.Kafka;
+using Confluent.SchemaRegistry;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace CioSegment.Processor.Publish;
+
+/// <summary>
+/// The publisher as a hosted service: a consumer in group <see cref="PublisherOptions.GroupId"/> on the
+/// sink topic (read_committed, cooperative-sticky, manual commits) driven by <see cref="BatchPublisher"/>
+/// on a thread of its own.
+/// </summary>
+public sealed class PublisherService(
+    IOptions<PublisherOptions> options,
+    IOptions<KafkaOptions> kafka,
+    IOptions<SchemaRegistryOptions> registry,
+    SourceCatalog sources,
+    IHttpClientFactory httpClients,
+    ISegmentEndpoints endpoints,
+    TimeProvider time,
+    IHostApplicationLifetime lifetime,
+    ILogger<PublisherService> logger) : BackgroundService
+{
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.Factory.StartNew(() => Run(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private void Run(CancellationToken stop)
+    {
+        var o = options.Value;
+        try
+        {
+            using var registryClient = new CachedSchemaRegistryClient(new SchemaRegistryConfig
+            {
+                Url = registry.Value.Url,
+                BasicAuthUserInfo = registry.Value.BasicAuthUserInfo,
+                BasicAuthCredentialsSource = registry.Value.BasicAuthUserInfo is null ? null : AuthCredentialsSource.UserInfo,
+            });
+            BatchPublisher? publisher = null;
+            using var consumer = new ConsumerBuilder<byte[]?, SegmentTrackRecordView>(KafkaOptions.With(new ConsumerConfig
+            {
+                BootstrapServers = kafka.Value.BootstrapServers,
+                GroupId = o.GroupId,
+                ClientId = "cio-publisher",
+                EnableAutoCommit = false,
+                AutoOffsetReset = AutoOffsetReset.Earliest,
+                IsolationLevel = IsolationLevel.ReadCommitted,
+                PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
+            }, kafka.Value.Consumer))
+                .SetValueDeserializer(new SegmentTrackRecordViewDeserializer(registryClient))
+                .SetLogHandler((_, m) => KafkaLogging.Log(logger, m))
+                .SetErrorHandler((_, e) => logger.Log(e.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Publisher consumer error ({Code}): {Reason}", e.Code, e.Reason))
+                .SetPartitionsRevokedHandler((_, partitions) => publisher!.OnRevoked(partitions))
+                .SetPartitionsLostHandler((_, partitions) => publisher!.OnRevoked(partitions))
+                .Build();
+            using var deadLetters = new ProducerBuilder<byte[]?, byte[]?>(KafkaOptions.With(new ProducerConfig
+            {
+                BootstrapServers = kafka.Value.BootstrapServers,
+                ClientId = "cio-publisher-dlq",
+                Acks = Acks.All,
+                EnableIdempotence = true,
+            }, kafka.Value.Producer))
+                .SetLogHandler((_, m) => KafkaLogging.Log(logger, m))
+                .Build();
+            var client = new SegmentBatchClient(httpClients.CreateClient(SegmentBatchClient.ClientName), endpoints, time);
+            using (publisher = new BatchPublisher(consumer, deadLetters, client, sources, o, TransformerService.Meter, logger))
+            {
+                consumer.Subscribe(o.InputTopic);
+                logger.LogInformation("Publisher consuming {Input} in group {Group}; batches of up to {Events} events / {Bytes} bytes, linger {Linger}.", o.InputTopic, o.GroupId, o.MaxBatchEvents, o.MaxBatchBytes, o.Linger);
+                publisher.Run(stop);
+            }
+
+            deadLetters.Flush(TimeSpan.FromSeconds(10));
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogCritical(e, "The publisher stopped on an error it cannot recover from; stopping the process so that it is restarted.");
+            lifetime.StopApplication();
+        }
+    }
+}

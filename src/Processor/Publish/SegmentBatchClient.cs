@@ -1,0 +1,125 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using CioSegment.Mapping.Settings;
+
+namespace CioSegment.Processor.Publish;
+
+/// <summary>Where a source's batches go.</summary>
+public interface ISegmentEndpoints
+{
+    Uri For(SourceSettings source);
+}
+
+/// <summary>The source's <c>SegmentEndpoint</c>, else its region's Segment endpoint.</summary>
+public sealed class ConfiguredSegmentEndpoints : ISegmentEndpoints
+{
+    public Uri For(SourceSettings source) => source.EffectiveEndpoint;
+}
+
+/// <summary>How Segment answered a batch.</summary>
+public enum BatchVerdict
+{
+    Accepted,
+
+    /// <summary>429, 408, 5xx but 501/505, timeouts and connection errors: send the same batch again later.</summary>
+    Retry,
+
+    /// <summary>400 and other 4xx (and 501/505): the batch, or an event in it, will never be accepted.</summary>
+    Rejected,
+}
+
+public readonly record struct BatchResponse(BatchVerdict Verdict, int Status, TimeSpan? RetryAfter, string Detail);
+
+/// <summary>
+/// POSTs <c>{endpoint}/v1/batch</c> with <c>{"batch":[...],"sentAt":"..."}</c>, built from the events'
+/// pre-serialized JSON without re-serializing them, HTTP Basic auth with the source's write key.
+/// </summary>
+public sealed class SegmentBatchClient(HttpClient http, ISegmentEndpoints endpoints, TimeProvider time)
+{
+    public const string ClientName = "segment";
+
+    private static ReadOnlySpan<byte> Head => "{\"batch\":["u8;
+
+    /// <summary>Bytes the envelope adds around the events (head, commas, sentAt, tail).</summary>
+    public static int EnvelopeBytes(int events) => Head.Length + Math.Max(0, events - 1) + "],\"sentAt\":\"2024-01-01T00:00:00.000Z\"}".Length;
+
+    public static byte[] Body(IReadOnlyList<PendingEvent> events, DateTimeOffset sentAt)
+    {
+        var size = EnvelopeBytes(events.Count);
+        foreach (var e in events)
+        {
+            size += e.TrackJson.Length;
+        }
+
+        var body = new byte[size];
+        var span = body.AsSpan();
+        Head.CopyTo(span);
+        var n = Head.Length;
+        for (var i = 0; i < events.Count; i++)
+        {
+            if (i > 0)
+            {
+                span[n++] = (byte)',';
+            }
+
+            events[i].TrackJson.CopyTo(span[n..]);
+            n += events[i].TrackJson.Length;
+        }
+
+        n += Encoding.ASCII.GetBytes("],\"sentAt\":\"" + sentAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture) + "\"}", span[n..]);
+        return n == body.Length ? body : body.AsSpan(0, n).ToArray();
+    }
+
+    public async Task<BatchResponse> SendAsync(SourceSettings source, IReadOnlyList<PendingEvent> events, TimeSpan timeout, CancellationToken cancel)
+    {
+        var endpoint = new Uri(endpoints.For(source).ToString().TrimEnd('/') + "/v1/batch");
+        using var request = new HttpRequestMessage(HttpMethod.Post, endpoint)
+        {
+            Content = new ByteArrayContent(Body(events, time.GetUtcNow())),
+        };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(source.WriteKey!.Reveal() + ":")));
+
+        using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        timeoutSource.CancelAfter(timeout);
+        try
+        {
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeoutSource.Token).ConfigureAwait(false);
+            var status = (int)response.StatusCode;
+            if (response.IsSuccessStatusCode)
+            {
+                return new BatchResponse(BatchVerdict.Accepted, status, null, "");
+            }
+
+            var detail = await ReadDetailAsync(response, timeoutSource.Token).ConfigureAwait(false);
+            var retryAfter = response.Headers.RetryAfter is { } ra
+                ? ra.Delta ?? (ra.Date is { } date ? date - time.GetUtcNow() : null)
+                : null;
+            var retriable = status is 429 or 408 || (status >= 500 && status != 501 && status != 505);
+            return new BatchResponse(retriable ? BatchVerdict.Retry : BatchVerdict.Rejected, status, retryAfter, detail);
+        }
+        catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
+        {
+            return new BatchResponse(BatchVerdict.Retry, 0, null, $"no answer within {timeout}");
+        }
+        catch (HttpRequestException e)
+        {
+            return new BatchResponse(BatchVerdict.Retry, 0, null, "connection error: " + e.Message);
+        }
+    }
+
+    private static async Task<string> ReadDetailAsync(HttpResponseMessage response, CancellationToken cancel)
+    {
+        try
+        {
+            var text = await response.Content.ReadAsStringAsync(cancel).ConfigureAwait(false);
+            return text.Length > 1000 ? text[..1000] : text;
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException)
+        {
+            return "";
+        }
+    }
+}
