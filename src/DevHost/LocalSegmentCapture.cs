@@ -15,7 +15,7 @@ public sealed class LocalSegmentCapture(string directory, ILogger<LocalSegmentCa
 
     private readonly Lock _fileLock = new();
 
-    public string FilePath { get; } = Path.Combine(directory, "segment-batches.jsonl");
+    public string FilePath { get; } = Path.GetFullPath(Path.Combine(directory, "segment-batches.jsonl"));
 
     public async Task HandleAsync(HttpContext context)
     {

@@ -100,14 +100,14 @@ public sealed class BatchPublisher : IDisposable
     /// <summary>Events held in memory.</summary>
     public int Buffered => Volatile.Read(ref _buffered);
 
-    public void Run(CancellationToken stop)
+    public void Run(CancellationToken stop, TimeSpan shutdownGrace)
     {
         while (!stop.IsCancellationRequested)
         {
             RunOnce(TimeSpan.FromMilliseconds(50));
         }
 
-        Shutdown(TimeSpan.FromSeconds(20));
+        Shutdown(shutdownGrace > TimeSpan.FromSeconds(1) ? shutdownGrace : TimeSpan.FromSeconds(1));
     }
 
     public void RunOnce(TimeSpan pollTimeout)
@@ -181,7 +181,7 @@ public sealed class BatchPublisher : IDisposable
         _abandon.Cancel();
         try
         {
-            Task.WaitAll([.. _inFlight], TimeSpan.FromSeconds(5));
+            Task.WaitAll([.. _inFlight], TimeSpan.FromSeconds(1));
         }
         catch (AggregateException)
         {

@@ -23,6 +23,7 @@ public sealed class PublisherService(
     ISegmentEndpoints endpoints,
     TimeProvider time,
     IHostApplicationLifetime lifetime,
+    IOptions<HostOptions> host,
     ILogger<PublisherService> logger) : BackgroundService
 {
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
@@ -70,7 +71,8 @@ public sealed class PublisherService(
             {
                 consumer.Subscribe(o.InputTopic);
                 logger.LogInformation("Publisher consuming {Input} in group {Group}; batches of up to {Events} events / {Bytes} bytes, linger {Linger}.", o.InputTopic, o.GroupId, o.MaxBatchEvents, o.MaxBatchBytes, o.Linger);
-                publisher.Run(stop);
+                // Finish in-flight requests within the host's shutdown timeout, keeping a margin to commit and leave.
+                publisher.Run(stop, host.Value.ShutdownTimeout - TimeSpan.FromSeconds(2));
             }
 
             deadLetters.Flush(TimeSpan.FromSeconds(10));

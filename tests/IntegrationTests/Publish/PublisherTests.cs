@@ -1,0 +1,196 @@
+using System.Net.Http.Headers;
+using System.Text;
+using CioSegment.Contracts;
+using CioSegment.IntegrationTests.Kafka;
+
+namespace CioSegment.IntegrationTests.Publish;
+
+/// <summary>The publisher against a real loopback HTTP server standing in for Segment.</summary>
+public sealed class PublisherTests(KafkaFixture kafka)
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task Batches_respect_segments_limits_and_carry_auth_and_sent_at()
+    {
+        await using var harness = await PublisherHarness.CreateAsync(kafka);
+        for (var i = 0; i < 3000; i++)
+        {
+            harness.Send($"m{i}", $"p{i % 50}");
+        }
+
+        // Events just under Segment's 32 KB limit: a 500 KB request holds only a few of them.
+        for (var i = 0; i < 40; i++)
+        {
+            harness.Send($"big{i}", $"p{i % 5}", padBytes: 32 * 1024 - 200);
+        }
+
+        harness.Flush();
+        await harness.StartPublisherAsync();
+        await harness.WaitForDeliveredAsync(3040, Timeout);
+
+        var requests = harness.Segment.Requests.ToList();
+        Assert.Equal(3040, harness.Segment.Delivered.Select(e => (string?)e["messageId"]).Distinct().Count());
+        Assert.All(requests, r =>
+        {
+            Assert.InRange(r.Events.Count, 1, 2500);
+            Assert.InRange(r.Bytes, 1, 500_000);
+            Assert.Equal("Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(PublisherHarness.WriteKey + ":")), r.Authorization);
+            var sentAt = DateTimeOffset.Parse((string)r.Body["sentAt"]!, System.Globalization.CultureInfo.InvariantCulture);
+            Assert.InRange(sentAt, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddMinutes(1));
+        });
+        Assert.Contains(requests, r => r.Events.Count > 100);
+    }
+
+    [Fact]
+    public async Task Retriable_answers_are_retried_with_retry_after_honoured_until_accepted()
+    {
+        await using var harness = await PublisherHarness.CreateAsync(kafka);
+        var answers = new Queue<(int, TimeSpan?)>([(500, null), (503, null), (429, TimeSpan.FromSeconds(1)), (408, null)]);
+        harness.Segment.Answer = _ => Task.FromResult(answers.TryDequeue(out var a) ? a : (200, (TimeSpan?)null));
+        for (var i = 0; i < 10; i++)
+        {
+            harness.Send($"r{i}", "one-person");
+        }
+
+        harness.Flush();
+        await harness.StartPublisherAsync();
+        await harness.WaitForDeliveredAsync(10, Timeout);
+
+        var requests = harness.Segment.Requests.ToList();
+        Assert.Equal([500, 503, 429, 408, 200], requests.Take(5).Select(r => r.Status));
+        Assert.True(requests[3].At - requests[2].At >= TimeSpan.FromSeconds(0.9), "Retry-After: 1 was not honoured");
+
+        // Every retry re-sent the same events with the same messageIds.
+        Assert.All(requests, r => Assert.Equal(requests[0].Events.Select(e => (string?)e["messageId"]), r.Events.Select(e => (string?)e["messageId"])));
+    }
+
+    [Fact]
+    public async Task A_rejected_batch_is_split_to_isolate_the_bad_event_which_is_dead_lettered_with_the_answer()
+    {
+        await using var harness = await PublisherHarness.CreateAsync(kafka);
+        harness.Segment.Answer = r => Task.FromResult(r.Events.Any(e => (string?)e["messageId"] == "bad") ? (400, (TimeSpan?)null) : (200, (TimeSpan?)null));
+        for (var i = 0; i < 20; i++)
+        {
+            harness.Send(i == 7 ? "bad" : $"g{i}", "same-person");
+        }
+
+        harness.Flush();
+        await harness.StartPublisherAsync();
+        await harness.WaitForDeliveredAsync(19, Timeout);
+
+        var delivered = harness.Segment.Delivered.Select(e => (string?)e["messageId"]).ToList();
+        Assert.Equal(19, delivered.Distinct().Count());
+        Assert.DoesNotContain("bad", delivered);
+
+        // Order per person survives the split: delivered in the order sent.
+        Assert.Equal(delivered.Distinct().OrderBy(id => int.Parse(id![1..], System.Globalization.CultureInfo.InvariantCulture)), delivered.Distinct());
+
+        var dlq = Assert.Single(harness.ReadDlq(1, Timeout));
+        Assert.Contains("\"messageId\":\"bad\"", Encoding.UTF8.GetString(dlq.Message.Value!), StringComparison.Ordinal);
+        Assert.Equal("segment_rejected", Header(dlq, HeaderNames.DeadLetterReason));
+        Assert.Equal("publish", Header(dlq, HeaderNames.DeadLetterStage));
+        Assert.StartsWith("HTTP 400", Header(dlq, HeaderNames.DeadLetterDetail), StringComparison.Ordinal);
+        Assert.Equal(harness.Sink, Header(dlq, HeaderNames.DeadLetterSourceTopic));
+    }
+
+    [Fact]
+    public async Task Offsets_are_not_committed_before_segment_accepts_so_a_killed_publisher_resends_the_same_message_ids()
+    {
+        await using var harness = await PublisherHarness.CreateAsync(kafka);
+        var release = new TaskCompletionSource();
+        harness.Segment.Answer = async _ =>
+        {
+            await release.Task;   // Segment never answers while the first publisher lives
+            return (200, null);
+        };
+        for (var i = 0; i < 30; i++)
+        {
+            harness.Send($"k{i}", $"p{i % 4}");
+        }
+
+        harness.Flush();
+        var first = await harness.StartPublisherAsync();
+        await Task.Delay(TimeSpan.FromSeconds(2), TestContext.Current.CancellationToken);
+        await PublisherHarness.StopAsync(first);   // abandons the unanswered requests
+        Assert.Empty(harness.Segment.Delivered);
+
+        harness.Segment.Answer = _ => Task.FromResult((200, (TimeSpan?)null));
+        release.SetResult();
+        await harness.StartPublisherAsync();
+        await harness.WaitForDeliveredAsync(30, Timeout);
+        Assert.Equal(Enumerable.Range(0, 30).Select(i => $"k{i}").Order(), harness.Segment.Delivered.Select(e => (string)e["messageId"]!).Distinct().Order());
+    }
+
+    [Fact]
+    public async Task An_outage_with_thousands_queued_delivers_everything_afterwards_with_memory_bounded()
+    {
+        await using var harness = await PublisherHarness.CreateAsync(kafka);
+        var outageUntil = DateTimeOffset.UtcNow.AddSeconds(6);
+        harness.Segment.Answer = _ => Task.FromResult(DateTimeOffset.UtcNow < outageUntil ? (503, (TimeSpan?)null) : (200, (TimeSpan?)null));
+        for (var i = 0; i < 5000; i++)
+        {
+            harness.Send($"o{i:D5}", $"p{i % 25}");
+        }
+
+        harness.Flush();
+        using var listener = new BufferedEventsListener();
+        await harness.StartPublisherAsync(new Dictionary<string, string?> { ["CioSegment:Publisher:MaxBufferedEvents"] = "1000" });
+        await harness.WaitForDeliveredAsync(5000, Timeout);
+
+        var delivered = harness.Segment.Delivered.Select(e => (string)e["messageId"]!).ToList();
+        Assert.Equal(5000, delivered.Distinct().Count());
+        Assert.Contains(harness.Segment.Requests, r => r.Status == 503);
+
+        // The buffer cap held during the outage (one poll batch of slack).
+        Assert.InRange(listener.Max, 1, 1000 + 600);
+
+        // Each person's events arrived in the order sent.
+        foreach (var person in harness.Segment.Delivered.GroupBy(e => (string)e["userId"]!))
+        {
+            var ids = person.Select(e => (string)e["messageId"]!).Distinct().ToList();
+            Assert.Equal(ids.Order(StringComparer.Ordinal), ids);
+        }
+    }
+
+    private static string Header(Confluent.Kafka.ConsumeResult<byte[]?, byte[]?> record, string name) =>
+        record.Message.Headers.TryGetLastBytes(name, out var value) ? Encoding.UTF8.GetString(value) : "";
+
+    /// <summary>Watches the publisher's buffered-events gauge.</summary>
+    private sealed class BufferedEventsListener : IDisposable
+    {
+        private readonly System.Diagnostics.Metrics.MeterListener _listener = new();
+        private readonly Timer _timer;
+        private long _max;
+
+        public BufferedEventsListener()
+        {
+            _listener.InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Name == "cio.publisher.buffered")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<int>((_, value, _, _) => InterlockedMax(value));
+            _listener.Start();
+            _timer = new Timer(_ => _listener.RecordObservableInstruments(), null, 0, 20);
+        }
+
+        public long Max => Interlocked.Read(ref _max);
+
+        public void Dispose()
+        {
+            _timer.Dispose();
+            _listener.Dispose();
+        }
+
+        private void InterlockedMax(long value)
+        {
+            long current;
+            while (value > (current = Interlocked.Read(ref _max)) && Interlocked.CompareExchange(ref _max, value, current) != current)
+            {
+            }
+        }
+    }
+}
