@@ -322,18 +322,7 @@ public sealed class BatchPublisher : IDisposable
 
     private async Task DeadLetterAsync(PendingEvent e, string reason, string detail)
     {
-        var headers = new Headers();
-        foreach (var h in e.Headers)
-        {
-            headers.Add(h.Key, h.GetValueBytes());
-        }
-
-        headers.Add(HeaderNames.DeadLetterReason, Encoding.UTF8.GetBytes(reason));
-        headers.Add(HeaderNames.DeadLetterDetail, Encoding.UTF8.GetBytes(detail));
-        headers.Add(HeaderNames.DeadLetterStage, Encoding.UTF8.GetBytes(Stage));
-        headers.Add(HeaderNames.DeadLetterSourceTopic, Encoding.UTF8.GetBytes(e.Origin.Topic));
-        headers.Add(HeaderNames.DeadLetterSourcePartition, Encoding.UTF8.GetBytes(e.Origin.Partition.Value.ToString(CultureInfo.InvariantCulture)));
-        headers.Add(HeaderNames.DeadLetterSourceOffset, Encoding.UTF8.GetBytes(e.Origin.Offset.Value.ToString(CultureInfo.InvariantCulture)));
+        var headers = DeadLetters.Headers(e.Headers, reason, detail, Stage, e.Origin);
 
         // Until the dead letter is stored, the event is not settled (and its offset not committed).
         while (true)

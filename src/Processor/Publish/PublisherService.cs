@@ -34,12 +34,7 @@ public sealed class PublisherService(
         var o = options.Value;
         try
         {
-            using var registryClient = new CachedSchemaRegistryClient(new SchemaRegistryConfig
-            {
-                Url = registry.Value.Url,
-                BasicAuthUserInfo = registry.Value.BasicAuthUserInfo,
-                BasicAuthCredentialsSource = registry.Value.BasicAuthUserInfo is null ? null : AuthCredentialsSource.UserInfo,
-            });
+            using var registryClient = registry.Value.CreateClient();
             BatchPublisher? publisher = null;
             using var consumer = new ConsumerBuilder<byte[]?, SegmentTrackRecordView>(KafkaOptions.With(new ConsumerConfig
             {

@@ -20,6 +20,13 @@ public sealed class SchemaRegistryOptions
 
     /// <summary>Optional <c>user:password</c> for HTTP Basic auth. Never logged.</summary>
     public string? BasicAuthUserInfo { get; set; }
+
+    public CachedSchemaRegistryClient CreateClient() => new(new SchemaRegistryConfig
+    {
+        Url = Url,
+        BasicAuthUserInfo = BasicAuthUserInfo,
+        BasicAuthCredentialsSource = BasicAuthUserInfo is null ? null : AuthCredentialsSource.UserInfo,
+    });
 }
 
 /// <summary>
@@ -45,12 +52,7 @@ public sealed class TransformerService(
         var o = options.Value;
         try
         {
-            using var registryClient = new CachedSchemaRegistryClient(new SchemaRegistryConfig
-            {
-                Url = registry.Value.Url,
-                BasicAuthUserInfo = registry.Value.BasicAuthUserInfo,
-                BasicAuthCredentialsSource = registry.Value.BasicAuthUserInfo is null ? null : AuthCredentialsSource.UserInfo,
-            });
+            using var registryClient = registry.Value.CreateClient();
             var serializer = new SegmentTrackRecordSerializer(registryClient);
             var transformer = new WebhookTransformer(sources, o, serializer, Meter);
 

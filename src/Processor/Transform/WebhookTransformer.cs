@@ -174,18 +174,7 @@ public sealed class WebhookTransformer
 
     private TransformOutcome DeadLetter(ConsumeResult<byte[]?, byte[]> record, string reason, string detail, List<OutboundRecord> output)
     {
-        var headers = new Headers();
-        foreach (var header in record.Message.Headers)
-        {
-            headers.Add(header.Key, header.GetValueBytes());
-        }
-
-        headers.Add(HeaderNames.DeadLetterReason, Encoding.UTF8.GetBytes(reason));
-        headers.Add(HeaderNames.DeadLetterDetail, Encoding.UTF8.GetBytes(detail));
-        headers.Add(HeaderNames.DeadLetterStage, Encoding.UTF8.GetBytes(Stage));
-        headers.Add(HeaderNames.DeadLetterSourceTopic, Encoding.UTF8.GetBytes(record.Topic));
-        headers.Add(HeaderNames.DeadLetterSourcePartition, Encoding.UTF8.GetBytes(record.Partition.Value.ToString(CultureInfo.InvariantCulture)));
-        headers.Add(HeaderNames.DeadLetterSourceOffset, Encoding.UTF8.GetBytes(record.Offset.Value.ToString(CultureInfo.InvariantCulture)));
+        var headers = DeadLetters.Headers(record.Message.Headers, reason, detail, Stage, record.TopicPartitionOffset);
         output.Add(new OutboundRecord(_options.DeadLetterTopic, null, record.Message.Key, record.Message.Value, headers));
         Count(TransformOutcome.DeadLettered, reason.StartsWith(DeadLetterReasons.MissingFieldPrefix, StringComparison.Ordinal) || reason.StartsWith(DeadLetterReasons.InvalidFieldPrefix, StringComparison.Ordinal) ? reason[..reason.IndexOf(':', StringComparison.Ordinal)] : reason);
         return TransformOutcome.DeadLettered;
