@@ -14,6 +14,12 @@ using Microsoft.Extensions.Options;
 
 // The whole pipeline in one process on the embedded development broker. Development only: production
 // runs the services separately against Kafka (docker-compose, Helm).
+// `-- broker` runs only the broker and the schema registry double, for running the services as separate processes.
+if (args.Length > 0 && args[0] == "broker")
+{
+    return await BrokerMode.RunAsync(args[1..]);
+}
+
 var builder = WebApplication.CreateBuilder(args);
 
 // Defaults sit below appsettings, environment variables and --key=value arguments, which all override them.
@@ -93,3 +99,4 @@ app.Lifetime.ApplicationStarted.Register(() =>
 });
 
 await app.RunAsync();
+return 0;

@@ -36,6 +36,10 @@ public sealed class RawWebhookProducer : IDisposable
             MessageTimeoutMs = (int)_budget.TotalMilliseconds,
             SocketTimeoutMs = Math.Max(1000, (int)_budget.TotalMilliseconds),
             QueueBufferingMaxKbytes = 256 * 1024,
+
+            // Room for the largest accepted body plus its key and headers (librdkafka's default is 1 000 000).
+            // The brokers' message.max.bytes must allow as much (docker-compose and the chart set it).
+            MessageMaxBytes = Math.Max(1_000_000, ingest.Value.MaxBodyBytes + 64 * 1024),
         };
         KafkaOptions.With(config, kafka.Value.Producer);
 
@@ -121,4 +125,8 @@ public sealed class RawWebhookProducer : IDisposable
     internal static string UnixMillis(DateTimeOffset at) => at.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
 }
 
-public readonly record struct ProduceOutcome(bool Stored, string? Failure);
+public readonly record struct ProduceOutcome(bool Stored, string? Failure)
+{
+    /// <summary>The broker (or the client) refuses the record for its size: retrying cannot help.</summary>
+    public bool TooLarge => Failure is nameof(Confluent.Kafka.ErrorCode.MsgSizeTooLarge);
+}

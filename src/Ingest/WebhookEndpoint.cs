@@ -51,7 +51,25 @@ public sealed class WebhookEndpoint(
             return;
         }
 
-        var body = await ReadBodyAsync(request, _options.MaxBodyBytes, context.RequestAborted);
+        byte[]? body;
+        try
+        {
+            body = await ReadBodyAsync(request, _options.MaxBodyBytes, context.RequestAborted);
+        }
+        catch (Microsoft.AspNetCore.Http.BadHttpRequestException e)
+        {
+            // For example a body arriving too slowly (MinRequestBodyDataRate): answer as Kestrel would.
+            logger.LogDebug("Webhook body for source {SourceId} not read: {Reason}", sourceId, e.Message);
+            context.Response.StatusCode = e.StatusCode;
+            return;
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException)
+        {
+            // The sender went away mid-body: there is nobody to answer.
+            logger.LogDebug("Webhook sender for source {SourceId} went away: {Reason}", sourceId, e.Message);
+            return;
+        }
+
         if (body is null)
         {
             await Problem(context, StatusCodes.Status413PayloadTooLarge, "body_too_large", $"The body is larger than {_options.MaxBodyBytes} bytes.");
@@ -90,11 +108,19 @@ public sealed class WebhookEndpoint(
         };
 
         var outcome = await producer.ProduceAsync(message);
+        if (outcome.TooLarge)
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, outcome.Failure);
+            logger.LogWarning("Webhook for source {SourceId} refused by Kafka for its size ({Failure}); answered 413.", source.SourceId, outcome.Failure);
+            await Problem(context, StatusCodes.Status413PayloadTooLarge, "body_too_large", "The event is larger than the broker accepts.");
+            return;
+        }
+
         if (!outcome.Stored)
         {
             activity?.SetStatus(ActivityStatusCode.Error, outcome.Failure);
             activity?.SetTag("error.type", outcome.Failure);
-            logger.LogWarning("Webhook for source {SourceId} not stored within {Budget} ({Failure}); answered 503.", source.SourceId, _options.BrokerTimeout, outcome.Failure);
+            logger.LogWarning("Webhook for source {SourceId} not stored ({Failure}; budget {Budget}); answered 503.", source.SourceId, outcome.Failure, _options.BrokerTimeout);
             context.Response.Headers.RetryAfter = _retryAfter;
             await Problem(context, StatusCodes.Status503ServiceUnavailable, "broker_unavailable", "The event could not be stored in time; retry later.");
             return;

@@ -11,6 +11,9 @@ namespace CioSegment.Mapping;
 /// </summary>
 public static class PersonKeys
 {
+    /// <summary>Longer keys are replaced by a digest: a key only routes, and Kafka counts it against the record size.</summary>
+    public const int MaxKeyBytes = 256;
+
     public static byte[]? Of(ReadOnlySpan<byte> body, in ParsedWebhook webhook)
     {
         var objectType = webhook[WebhookField.ObjectType];
@@ -51,6 +54,11 @@ public static class PersonKeys
         }
 
         var n = prefix.Length + written;
+        if (n > MaxKeyBytes)
+        {
+            return Encoding.ASCII.GetBytes("sha256:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(buffer.AsSpan(0, n))));
+        }
+
         return n == buffer.Length ? buffer : buffer.AsSpan(0, n).ToArray();
     }
 

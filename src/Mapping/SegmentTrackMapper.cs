@@ -348,7 +348,9 @@ public sealed class SegmentTrackMapper
     /// <summary>Writes the messageId (JSON string content, without quotes) into <paramref name="id"/>; returns its length.</summary>
     private static int WriteMessageId(ReadOnlySpan<byte> body, JsonSlice eventId, Span<byte> id)
     {
-        if (eventId.IsIdentifier && eventId.Content(body).Length <= MessageIds.MaxVerbatimEventIdBytes)
+        // Verbatim only when it is plain text: an event_id escaping a lone UTF-16 surrogate would make a
+        // messageId that strict JSON readers cannot read as a string, so it is hashed like an overlong one.
+        if (eventId.IsIdentifier && eventId.Content(body).Length <= MessageIds.MaxVerbatimEventIdBytes && IsText(body, eventId))
         {
             var content = eventId.Content(body);
             "cio-"u8.CopyTo(id);
@@ -396,6 +398,17 @@ public sealed class SegmentTrackMapper
         }
 
         return true;
+    }
+
+    private static bool IsText(ReadOnlySpan<byte> body, JsonSlice slice)
+    {
+        if (!slice.Escaped)
+        {
+            return true;
+        }
+
+        Span<byte> scratch = stackalloc byte[MessageIds.MaxVerbatimEventIdBytes + 2];
+        return slice.TryCopyText(body, scratch, out _);
     }
 
     private static bool HasWord(ReadOnlySpan<byte> text)

@@ -30,4 +30,15 @@ public class PersonKeyTests
         Assert.True(ReportingWebhookParser.TryParse(bytes, out var parsed, out _));
         Assert.Null(PersonKeys.Of(bytes, parsed));
     }
+
+    [Fact]
+    public void Overlong_keys_are_replaced_by_a_stable_digest()
+    {
+        var bytes = Encoding.UTF8.GetBytes("{\"event_id\":\"e\",\"data\":{\"identifiers\":{\"id\":\"" + new string('p', 900_000) + "\"}}}");
+        Assert.True(ReportingWebhookParser.TryParse(bytes, out var parsed, out _));
+        var key = PersonKeys.TextOf(bytes, parsed)!;
+        Assert.StartsWith("sha256:", key, StringComparison.Ordinal);
+        Assert.Equal(71, key.Length);
+        Assert.Equal(key, PersonKeys.TextOf(bytes, parsed));
+    }
 }

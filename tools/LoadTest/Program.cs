@@ -1,0 +1,23 @@
+using System.CommandLine;
+using CioSegment.LoadTest;
+
+// dotnet run -c Release --project tools/LoadTest -- e2e --seconds 20
+// dotnet run -c Release --project tools/LoadTest -- chaos --cycles 5
+// dotnet run -c Release --project tools/LoadTest -- fuzz --requests 20000
+var seconds = new Option<int>("--seconds") { Description = "How long to drive load.", DefaultValueFactory = _ => 20 };
+var workers = new Option<int>("--workers") { Description = "Concurrent senders.", DefaultValueFactory = _ => 64 };
+var rate = new Option<int>("--rate") { Description = "Webhooks per second (0 = as fast as possible).", DefaultValueFactory = _ => 0 };
+var e2e = new Command("e2e", "Start a DevHost wired to a stand-in Segment, drive it, report throughput, latency, loss and duplicates.") { seconds, workers, rate };
+e2e.SetAction((parse, cancel) => E2eCommand.RunAsync(parse.GetValue(seconds), parse.GetValue(workers), parse.GetValue(rate), cancel));
+
+var cycles = new Option<int>("--cycles") { Description = "Kill-and-restart cycles.", DefaultValueFactory = _ => 5 };
+var chaosRate = new Option<int>("--rate") { Description = "Webhooks per second during the run.", DefaultValueFactory = _ => 500 };
+var chaos = new Command("chaos", "Broker, ingest and processor as separate processes under load; SIGKILL ingest and processor at random moments.") { cycles, chaosRate };
+chaos.SetAction((parse, cancel) => ChaosCommand.RunAsync(parse.GetValue(cycles), parse.GetValue(chaosRate), cancel));
+
+var requests = new Option<int>("--requests") { Description = "Hostile requests to send.", DefaultValueFactory = _ => 20000 };
+var fuzz = new Command("fuzz", "Send malformed and hostile inputs to the ingest; report 5xx answers and crashes.") { requests };
+fuzz.SetAction((parse, cancel) => FuzzCommand.RunAsync(parse.GetValue(requests), cancel));
+
+var root = new RootCommand("CioSegment load, crash and bad-input harness (loopback only).") { e2e, chaos, fuzz };
+return await root.Parse(args).InvokeAsync();
