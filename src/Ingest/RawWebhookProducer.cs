@@ -39,7 +39,7 @@ public sealed class RawWebhookProducer : IDisposable
 
             // Room for the largest accepted body plus its key and headers (librdkafka's default is 1 000 000).
             // The brokers' message.max.bytes must allow as much (docker-compose and the chart set it).
-            MessageMaxBytes = Math.Max(1_000_000, ingest.Value.MaxBodyBytes + 64 * 1024),
+            MessageMaxBytes = Math.Max(KafkaLimits.MaxRecordBytes, ingest.Value.MaxBodyBytes + 64 * 1024),
         };
         KafkaOptions.With(config, kafka.Value.Producer);
 

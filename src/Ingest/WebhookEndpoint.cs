@@ -65,8 +65,9 @@ public sealed class WebhookEndpoint(
         }
         catch (Exception e) when (e is IOException or OperationCanceledException)
         {
-            // The sender went away mid-body: there is nobody to answer.
+            // The sender went away mid-body: there is nobody to answer, and nothing left to drain.
             logger.LogDebug("Webhook sender for source {SourceId} went away: {Reason}", sourceId, e.Message);
+            context.Abort();
             return;
         }
 

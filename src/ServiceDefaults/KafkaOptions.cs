@@ -35,6 +35,17 @@ public sealed class KafkaOptions
     }
 }
 
+/// <summary>Record size limits shared by every producer of the pipeline.</summary>
+public static class KafkaLimits
+{
+    /// <summary>
+    /// The largest record a producer may write: a 1 MiB webhook body (the ingest's default limit) with its
+    /// key and headers, as it travels from the raw topic to the dead-letter topic. Brokers' and topics'
+    /// <c>message.max.bytes</c> must allow at least this (docker-compose and the chart set it).
+    /// </summary>
+    public const int MaxRecordBytes = (1024 * 1024) + (64 * 1024);
+}
+
 /// <summary>librdkafka's log and error callbacks into <see cref="ILogger"/>.</summary>
 public static class KafkaLogging
 {

@@ -56,6 +56,7 @@ public sealed class PublisherService(
             {
                 BootstrapServers = kafka.Value.BootstrapServers,
                 ClientId = "cio-publisher-dlq",
+                MessageMaxBytes = KafkaLimits.MaxRecordBytes,
                 Acks = Acks.All,
                 EnableIdempotence = true,
             }, kafka.Value.Producer))

@@ -243,6 +243,14 @@ public sealed class TransformerLoop : IDisposable
                 // Back-pressure: let librdkafka drain its queue, then try again.
                 _producer.Poll(TimeSpan.FromMilliseconds(50));
             }
+            catch (ProduceException<byte[]?, byte[]?> e) when (e.Error.Code == ErrorCode.MsgSizeTooLarge && record.Topic == _options.DeadLetterTopic && message.Value is not null)
+            {
+                // A dead letter too large for this producer: park it without its body, pointing at the raw
+                // record (topic, partition and offset headers), rather than stopping the pipeline.
+                _logger.LogError("A dead letter of {Bytes} bytes is too large for Kafka; parking it without its body.", message.Value.Length);
+                message = new Message<byte[]?, byte[]?> { Key = message.Key, Value = null, Headers = message.Headers };
+                message.Headers.Add("cio-dlq-body-omitted", System.Text.Encoding.UTF8.GetBytes(e.Error.Reason));
+            }
         }
     }
 

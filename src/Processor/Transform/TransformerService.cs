@@ -102,6 +102,7 @@ public sealed class TransformerService(
             EnableIdempotence = true,
             LingerMs = 5,
             CompressionType = CompressionType.Lz4,
+            MessageMaxBytes = KafkaLimits.MaxRecordBytes,
         };
         if (o.ProcessingGuarantee == ProcessingGuarantee.ExactlyOnce)
         {
