@@ -14,18 +14,19 @@ internal static class E2eCommand
     private const string Source = "load";
     private const string SigningKey = "load-signing-key";
 
-    public static async Task<int> RunAsync(int seconds, int workers, int rate, CancellationToken cancel)
+    public static async Task<int> RunAsync(int seconds, int workers, int rate, string[] settings, CancellationToken cancel)
     {
         await using var segment = await StandInSegment.StartAsync();
         using var devHost = ServiceProcess.Start(
             "devhost",
             "CioSegment.DevHost.dll",
+            [.. settings.Select(s => "--" + s),
             "--urls", "http://127.0.0.1:0",
             "--CioSegment:DevHost:TailTopics=false",
             "--CioSegment:DevHost:Partitions=24",
             $"--CioSegment:Sources:{Source}:WebhookSigningKey={SigningKey}",
             $"--CioSegment:Sources:{Source}:WriteKey=load-write-key",
-            $"--CioSegment:Sources:{Source}:SegmentEndpoint={segment.Url}");
+            $"--CioSegment:Sources:{Source}:SegmentEndpoint={segment.Url}"]);
         var curl = await devHost.WaitForLineAsync(l => l.StartsWith("curl ", StringComparison.Ordinal), TimeSpan.FromSeconds(90));
         var baseAddress = curl[(curl.IndexOf('\'', StringComparison.Ordinal) + 1)..curl.IndexOf("/webhooks/", StringComparison.Ordinal)];
         if (!new Uri(baseAddress).IsLoopback)

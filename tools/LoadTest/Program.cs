@@ -7,8 +7,9 @@ using CioSegment.LoadTest;
 var seconds = new Option<int>("--seconds") { Description = "How long to drive load.", DefaultValueFactory = _ => 20 };
 var workers = new Option<int>("--workers") { Description = "Concurrent senders.", DefaultValueFactory = _ => 64 };
 var rate = new Option<int>("--rate") { Description = "Webhooks per second (0 = as fast as possible).", DefaultValueFactory = _ => 0 };
-var e2e = new Command("e2e", "Start a DevHost wired to a stand-in Segment, drive it, report throughput, latency, loss and duplicates.") { seconds, workers, rate };
-e2e.SetAction((parse, cancel) => E2eCommand.RunAsync(parse.GetValue(seconds), parse.GetValue(workers), parse.GetValue(rate), cancel));
+var setting = new Option<string[]>("--set") { Description = "Extra DevHost configuration, Section:Key=value (repeatable).", AllowMultipleArgumentsPerToken = true };
+var e2e = new Command("e2e", "Start a DevHost wired to a stand-in Segment, drive it, report throughput, latency, loss and duplicates.") { seconds, workers, rate, setting };
+e2e.SetAction((parse, cancel) => E2eCommand.RunAsync(parse.GetValue(seconds), parse.GetValue(workers), parse.GetValue(rate), parse.GetValue(setting) ?? [], cancel));
 
 var cycles = new Option<int>("--cycles") { Description = "Kill-and-restart cycles.", DefaultValueFactory = _ => 5 };
 var chaosRate = new Option<int>("--rate") { Description = "Webhooks per second during the run.", DefaultValueFactory = _ => 500 };
