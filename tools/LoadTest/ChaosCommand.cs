@@ -39,6 +39,7 @@ internal static class ChaosCommand
             "--CioSegment:Transformer:ProcessingGuarantee=AtLeastOnce",
             "--CioSegment:Kafka:Consumer:session.timeout.ms=6000",
             "--CioSegment:Kafka:Consumer:heartbeat.interval.ms=500",
+            "--CioSegment:Kafka:Consumer:fetch.wait.max.ms=50",   // the development broker holds fetches (see DevHost)
         ]);
 
         var ingest = StartIngest();
