@@ -67,6 +67,7 @@ builder.AddIngest();
 builder.AddTransformer();
 builder.Services.AddSingleton<CioSegment.Processor.Publish.ISegmentEndpoints, LocalCaptureEndpoints>();
 builder.AddPublisher();
+builder.AddTelemetry("cio-devhost");
 builder.Services.Configure<DevHostOptions>(builder.Configuration.GetSection(DevHostOptions.SectionName));
 builder.Services.AddSingleton(sp => new LocalSegmentCapture(devOptions.CaptureDirectory, sp.GetRequiredService<ILogger<LocalSegmentCapture>>()));
 if (devOptions.TailTopics)
@@ -76,6 +77,7 @@ if (devOptions.TailTopics)
 
 var app = builder.Build();
 app.MapIngest();
+app.MapTelemetry();
 var capture = app.Services.GetRequiredService<LocalSegmentCapture>();
 app.MapPost(LocalSegmentCapture.BasePath + "/v1/batch", capture.HandleAsync);
 

@@ -28,6 +28,14 @@ public sealed class WebhookEndpoint(
 
     public static readonly ActivitySource ActivitySource = new("CioSegment.Ingest");
 
+    private static readonly System.Diagnostics.Metrics.Meter Meter = new("CioSegment.Ingest");
+
+    private static readonly System.Diagnostics.Metrics.Counter<long> Webhooks =
+        Meter.CreateCounter<long>("cio.ingest.webhooks", "{webhook}", "Webhooks answered, by HTTP status and source.");
+
+    private static readonly System.Diagnostics.Metrics.Counter<long> SentMessages =
+        Meter.CreateCounter<long>("messaging.client.sent.messages", "{message}", "Records the ingest had acknowledged by the broker.");
+
     private static readonly byte[] Accepted = """{"status":"accepted"}"""u8.ToArray();
 
     private readonly IngestOptions _options = options.Value;
@@ -35,6 +43,22 @@ public sealed class WebhookEndpoint(
     private readonly string _spanName = "send " + options.Value.Topic;
 
     public async Task HandleAsync(HttpContext context, string sourceId)
+    {
+        try
+        {
+            await HandleCoreAsync(context, sourceId);
+        }
+        finally
+        {
+            // Only configured source ids become tag values: unknown ones must not grow the metric's cardinality.
+            Webhooks.Add(
+                1,
+                new KeyValuePair<string, object?>("http.response.status_code", context.Response.StatusCode),
+                new KeyValuePair<string, object?>("source", sources.TryGet(sourceId, out _) ? sourceId : "unknown"));
+        }
+    }
+
+    private async Task HandleCoreAsync(HttpContext context, string sourceId)
     {
         var receivedAt = time.GetUtcNow();
         var request = context.Request;
@@ -127,6 +151,7 @@ public sealed class WebhookEndpoint(
             return;
         }
 
+        SentMessages.Add(1, new KeyValuePair<string, object?>("messaging.system", "kafka"), new KeyValuePair<string, object?>("messaging.destination.name", producer.Topic));
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "application/json";
         context.Response.ContentLength = Accepted.Length;

@@ -81,6 +81,29 @@ public sealed partial class DevHostTests : IAsyncLifetime
         // ...and the transformer turned it into the track event on the sink topic.
         var sink = await WaitForLineAsync(l => l.Contains("Sink topic cio.segment.track", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
         Assert.Contains("Email Opened for cool-person", sink, StringComparison.Ordinal);
+
+        // The Prometheus scrape shows the pipeline's own metrics.
+        using var client = new HttpClient { BaseAddress = BaseAddress() };
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        string metrics;
+        do
+        {
+            metrics = await client.GetStringAsync("/metrics", TestContext.Current.CancellationToken);
+            if (metrics.Contains("cio_publisher_batches", StringComparison.Ordinal))
+            {
+                break;
+            }
+
+            await Task.Delay(500, TestContext.Current.CancellationToken);
+        }
+        while (DateTime.UtcNow < deadline);
+
+        foreach (var name in new[] { "cio_ingest_webhooks_total", "messaging_client_sent_messages_total", "cio_transformer_events_total", "cio_transformer_commits_total", "cio_publisher_batches_total", "cio_publisher_buffered" })
+        {
+            Assert.Contains(name, metrics, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("source=\"demo\"", metrics, StringComparison.Ordinal);
     }
 
     [Fact]

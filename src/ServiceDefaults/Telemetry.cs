@@ -1,0 +1,46 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+namespace CioSegment.ServiceDefaults;
+
+/// <summary>
+/// OpenTelemetry for every service: traces and metrics from the pipeline's own sources (<c>CioSegment.*</c>),
+/// ASP.NET Core, HttpClient and the runtime; exported over OTLP when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is
+/// set, and always scrapeable by Prometheus at <c>/metrics</c>.
+/// </summary>
+public static class Telemetry
+{
+    public static IHostApplicationBuilder AddTelemetry(this IHostApplicationBuilder builder, string serviceName)
+    {
+        var otel = builder.Services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService(serviceName))
+            .WithTracing(t => t
+                .AddSource("CioSegment.*")
+                .AddAspNetCoreInstrumentation(o => o.Filter = c => !c.Request.Path.StartsWithSegments("/health") && !c.Request.Path.StartsWithSegments("/metrics"))
+                .AddHttpClientInstrumentation())
+            .WithMetrics(m => m
+                .AddMeter("CioSegment.*")
+                .AddAspNetCoreInstrumentation()
+                .AddHttpClientInstrumentation()
+                .AddRuntimeInstrumentation()
+                .AddPrometheusExporter());
+        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            otel.UseOtlpExporter();
+        }
+
+        return builder;
+    }
+
+    /// <summary>Maps the Prometheus scrape endpoint <c>/metrics</c>.</summary>
+    public static WebApplication MapTelemetry(this WebApplication app)
+    {
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        return app;
+    }
+}
