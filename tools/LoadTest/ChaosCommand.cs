@@ -40,6 +40,7 @@ internal static class ChaosCommand
             "--CioSegment:Kafka:Consumer:session.timeout.ms=6000",
             "--CioSegment:Kafka:Consumer:heartbeat.interval.ms=500",
             "--CioSegment:Kafka:Consumer:fetch.wait.max.ms=50",   // the development broker holds fetches (see DevHost)
+            "--urls", "http://127.0.0.1:0",
         ]);
 
         var ingest = StartIngest();

@@ -1,4 +1,8 @@
 using System.CommandLine;
+using CioSegment.ServiceDefaults;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 namespace CioSegment.Processor.Cli;
@@ -31,13 +35,25 @@ public static class ProcessorCommandLine
         return parse.Invoke(new InvocationConfiguration { Output = stdoutText, Error = stderr });
     }
 
+    /// <summary>Port of the processor's own HTTP listener (<c>/metrics</c>, <c>/health/live</c>) unless <c>urls</c> is set.</summary>
+    public const string DefaultUrls = "http://0.0.0.0:9464";
+
     private static int RunHost(string[] args)
     {
-        var builder = Host.CreateApplicationBuilder(args);
+        var builder = WebApplication.CreateBuilder(args);
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]))
+        {
+            builder.WebHost.UseUrls(DefaultUrls);
+        }
+
         builder.AddTransformer();
         builder.AddPublisher();
-        using var host = builder.Build();
-        host.Run();
+        builder.AddTelemetry("cio-processor");
+        builder.Services.AddHealthChecks();
+        using var app = builder.Build();
+        app.MapTelemetry();
+        app.MapHealthChecks("/health/live");
+        app.Run();
         return Environment.ExitCode;
     }
 }

@@ -58,6 +58,7 @@ public sealed class ExactlyOnceTests(KafkaFixture kafka)
             "--CioSegment:Transformer:CommitInterval=00:00:02",
             "--CioSegment:Sources:acme:WebhookSigningKey=k",
             "--CioSegment:Sources:acme:WriteKey=w",
+            "--urls", "http://127.0.0.1:0",
         ];
 
         using (var victim = Process.Start(new ProcessStartInfo("dotnet", Args("same")) { RedirectStandardOutput = true, RedirectStandardError = true })!)

@@ -1,0 +1,78 @@
+using System.Diagnostics;
+using CioSegment.IntegrationTests.Kafka;
+
+namespace CioSegment.IntegrationTests.Transform;
+
+/// <summary>The processor as its own process, as deployed: it starts, serves /health/live and /metrics.</summary>
+public sealed class ProcessorProcessTests(KafkaFixture kafka)
+{
+    [Fact]
+    public async Task The_standalone_processor_serves_health_and_prometheus_metrics()
+    {
+        await using var harness = await TransformerHarness.CreateAsync(kafka);
+        var port = FreePort();
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory };
+        foreach (var a in new[]
+        {
+            Path.Combine(AppContext.BaseDirectory, "CioSegment.Processor.dll"),
+            $"--CioSegment:Kafka:BootstrapServers={kafka.BootstrapServers}",
+            $"--CioSegment:SchemaRegistry:Url={harness.RegistryUrl}",
+            $"--CioSegment:Transformer:InputTopic={harness.Raw}",
+            $"--CioSegment:Transformer:SinkTopic={harness.Sink}",
+            $"--CioSegment:Transformer:DeadLetterTopic={harness.Dlq}",
+            $"--CioSegment:Transformer:ChangelogTopic={harness.Changelog}",
+            $"--CioSegment:Transformer:GroupId={harness.Group}",
+            "--CioSegment:Transformer:ProcessingGuarantee=AtLeastOnce",
+            $"--CioSegment:Publisher:InputTopic={harness.Sink}",
+            $"--CioSegment:Publisher:GroupId={harness.Group}-publisher",
+            "--CioSegment:Sources:acme:WebhookSigningKey=k",
+            "--CioSegment:Sources:acme:WriteKey=w",
+            "--CioSegment:Sources:acme:SegmentEndpoint=http://127.0.0.1:9",
+            "--urls", $"http://127.0.0.1:{port}",
+        })
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        using var process = Process.Start(start)!;
+        try
+        {
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            string? metrics = null;
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (metrics is null && DateTime.UtcNow < deadline && !process.HasExited)
+            {
+                try
+                {
+                    using var live = await http.GetAsync("/health/live", TestContext.Current.CancellationToken);
+                    if (live.IsSuccessStatusCode)
+                    {
+                        metrics = await http.GetStringAsync("/metrics", TestContext.Current.CancellationToken);
+                    }
+                }
+                catch (HttpRequestException)
+                {
+                    await Task.Delay(200, TestContext.Current.CancellationToken);
+                }
+            }
+
+            Assert.True(metrics is not null, "the processor did not answer: " + (process.HasExited ? await process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken) : "still starting"));
+            Assert.Contains("cio_transformer_dedup_keys", metrics, StringComparison.Ordinal);
+            Assert.Contains("cio_publisher_buffered", metrics, StringComparison.Ordinal);
+        }
+        finally
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync(TestContext.Current.CancellationToken);
+        }
+    }
+
+    private static int FreePort()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+}
