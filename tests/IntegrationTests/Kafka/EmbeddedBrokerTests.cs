@@ -198,13 +198,15 @@ public sealed class EmbeddedBrokerTests(KafkaFixture kafka)
     [Fact]
     public async Task Broker_down_makes_produce_time_out_and_broker_up_lets_the_same_producer_recover()
     {
-        var broker = kafka.RequireEmbeddedBroker("Taking a broker down");
+        // A broker of its own: taking the shared one down would disturb the tests running beside this one.
+        kafka.RequireEmbeddedBroker("Taking a broker down");
+        using var broker = EmbeddedKafkaBroker.Start();
         var topic = kafka.UniqueName("it-broker-down");
-        await kafka.CreateTopicAsync(topic, 1);
+        broker.CreateTopic(topic, 1);
 
         using var producer = new ProducerBuilder<string, string>(new ProducerConfig
         {
-            BootstrapServers = kafka.BootstrapServers,
+            BootstrapServers = broker.BootstrapServers,
             Acks = Acks.All,
             EnableIdempotence = true,
             MessageTimeoutMs = 1500,
@@ -233,8 +235,22 @@ public sealed class EmbeddedBrokerTests(KafkaFixture kafka)
             brokerIds.ForEach(broker.SetBrokerUp);
         }
 
+        // Reconnecting can take longer than one message timeout on a busy machine: the same producer must
+        // recover, so retry until a deadline rather than expecting the first attempt to make it.
         var upWatch = Stopwatch.StartNew();
-        var after = await producer.ProduceAsync(topic, new Message<string, string> { Key = "k", Value = "after" }, Ct);
+        DeliveryResult<string, string>? after = null;
+        while (after is null)
+        {
+            try
+            {
+                after = await producer.ProduceAsync(topic, new Message<string, string> { Key = "k", Value = "after" }, Ct);
+            }
+            catch (ProduceException<string, string> e) when (e.Error.Code == ErrorCode.Local_MsgTimedOut && upWatch.Elapsed < TimeSpan.FromSeconds(30))
+            {
+                Log($"produce after broker up timed out at {upWatch.ElapsedMilliseconds} ms; retrying");
+            }
+        }
+
         Log($"produce after broker up: {after.Status} at {after.TopicPartitionOffset} in {upWatch.ElapsedMilliseconds} ms");
         Assert.Equal(PersistenceStatus.Persisted, after.Status);
         Assert.True(after.Offset > before.Offset);
@@ -243,13 +259,15 @@ public sealed class EmbeddedBrokerTests(KafkaFixture kafka)
     [Fact]
     public async Task Injected_produce_errors_are_retried_when_retriable_and_surface_when_not()
     {
-        var broker = kafka.RequireEmbeddedBroker("Injecting request errors");
+        // A broker of its own: injected errors would hit every other test's requests on the shared one.
+        kafka.RequireEmbeddedBroker("Injecting request errors");
+        using var broker = EmbeddedKafkaBroker.Start();
         var topic = kafka.UniqueName("it-request-errors");
-        await kafka.CreateTopicAsync(topic, 1);
+        broker.CreateTopic(topic, 1);
 
         using var producer = new ProducerBuilder<string, string>(new ProducerConfig
         {
-            BootstrapServers = kafka.BootstrapServers,
+            BootstrapServers = broker.BootstrapServers,
             Acks = Acks.All,
             EnableIdempotence = true,
             RetryBackoffMs = 20,
@@ -279,11 +297,13 @@ public sealed class EmbeddedBrokerTests(KafkaFixture kafka)
     [Fact]
     public async Task Broker_round_trip_time_delays_acknowledgements()
     {
-        var broker = kafka.RequireEmbeddedBroker("Adding broker latency");
+        // A broker of its own: added latency would slow every other test on the shared one.
+        kafka.RequireEmbeddedBroker("Adding broker latency");
+        using var broker = EmbeddedKafkaBroker.Start();
         var topic = kafka.UniqueName("it-rtt");
-        await kafka.CreateTopicAsync(topic, 1);
+        broker.CreateTopic(topic, 1);
 
-        using var producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = kafka.BootstrapServers, Acks = Acks.All }).Build();
+        using var producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = broker.BootstrapServers, Acks = Acks.All }).Build();
         await producer.ProduceAsync(topic, new Message<string, string> { Key = "k", Value = "warm-up" }, Ct);
 
         var sw = Stopwatch.StartNew();
