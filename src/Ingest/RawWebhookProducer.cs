@@ -82,11 +82,11 @@ public sealed class RawWebhookProducer : IDisposable
         catch (ProduceException<byte[]?, byte[]> e)
         {
             // Raised synchronously, for example when the local queue is full because the broker is away.
-            return new ProduceOutcome(false, e.Error.Code.ToString());
+            return ProduceOutcome.Failed(e.Error.Code);
         }
         catch (KafkaException e)
         {
-            return new ProduceOutcome(false, e.Error.Code.ToString());
+            return ProduceOutcome.Failed(e.Error.Code);
         }
 
         try
@@ -94,16 +94,16 @@ public sealed class RawWebhookProducer : IDisposable
             // librdkafka fails the delivery at the budget; the margin only covers its timer granularity.
             var result = await delivery.WaitAsync(_budget + TimeSpan.FromMilliseconds(250)).ConfigureAwait(false);
             return result.Status == PersistenceStatus.Persisted
-                ? new ProduceOutcome(true, null)
-                : new ProduceOutcome(false, result.Status.ToString());
+                ? new ProduceOutcome(true, null, null)
+                : new ProduceOutcome(false, null, result.Status.ToString());
         }
         catch (ProduceException<byte[]?, byte[]> e)
         {
-            return new ProduceOutcome(false, e.Error.Code.ToString());
+            return ProduceOutcome.Failed(e.Error.Code);
         }
         catch (TimeoutException)
         {
-            return new ProduceOutcome(false, "timeout");
+            return new ProduceOutcome(false, null, "timeout");
         }
     }
 
@@ -125,8 +125,10 @@ public sealed class RawWebhookProducer : IDisposable
     internal static string UnixMillis(DateTimeOffset at) => at.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
 }
 
-public readonly record struct ProduceOutcome(bool Stored, string? Failure)
+public readonly record struct ProduceOutcome(bool Stored, ErrorCode? Code, string? Failure)
 {
     /// <summary>The broker (or the client) refuses the record for its size: retrying cannot help.</summary>
-    public bool TooLarge => Failure is nameof(Confluent.Kafka.ErrorCode.MsgSizeTooLarge);
+    public bool TooLarge => Code == ErrorCode.MsgSizeTooLarge;
+
+    internal static ProduceOutcome Failed(ErrorCode code) => new(false, code, code.ToString());
 }

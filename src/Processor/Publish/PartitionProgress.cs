@@ -56,8 +56,6 @@ public sealed class PartitionProgress
         return offsets;
     }
 
-    public long Outstanding(TopicPartition partition) => _partitions.TryGetValue(partition, out var t) ? t.Outstanding.Count : 0;
-
     private sealed class Track
     {
         public readonly SortedSet<long> Outstanding = [];

@@ -37,8 +37,6 @@ public sealed class DedupStore
     /// <summary>Adds a pending key that expires at <paramref name="expiresAtMs"/>.</summary>
     public void Add(int partition, DedupKey key, long expiresAtMs) => State(partition).Pending[key] = expiresAtMs;
 
-    public bool HasPending => _partitions.Values.Any(p => p.Pending.Count > 0);
-
     /// <summary>The transaction committed: pending keys become state.</summary>
     public void CommitPending()
     {

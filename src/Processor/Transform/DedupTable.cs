@@ -125,14 +125,6 @@ public sealed class DedupTable
         _scanCursor = i;
     }
 
-    public void Clear()
-    {
-        _slots = new Slot[MinCapacity];
-        _mask = MinCapacity - 1;
-        _scanCursor = 0;
-        Count = 0;
-    }
-
     private void RemoveAt(int i)
     {
         // Backward-shift deletion: pull later members of the probe run into the hole.

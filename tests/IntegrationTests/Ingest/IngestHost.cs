@@ -87,10 +87,13 @@ internal sealed class IngestHost : IAsyncDisposable
     }
 }
 
-/// <summary>Reads a topic from the beginning of every partition (no consumer group, so no rebalance wait).</summary>
+/// <summary>
+/// Reads a topic from the beginning of every partition (no consumer group, so no rebalance wait), read_committed,
+/// until <c>expected</c> records arrived, then a short quiet period so that "exactly N" can be asserted.
+/// </summary>
 internal static class TopicReader
 {
-    public static List<ConsumeResult<byte[]?, byte[]>> Read(string bootstrapServers, string topic, int partitions, int expected, TimeSpan timeout)
+    public static List<ConsumeResult<byte[]?, byte[]?>> Read(string bootstrapServers, string topic, int partitions, int expected, TimeSpan timeout)
     {
         var config = new ConsumerConfig
         {
@@ -98,21 +101,20 @@ internal static class TopicReader
             GroupId = "reader-" + Guid.NewGuid().ToString("N"),
             EnableAutoCommit = false,
             AutoOffsetReset = AutoOffsetReset.Earliest,
+            IsolationLevel = IsolationLevel.ReadCommitted,
         };
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]>(config).Build();
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(config).Build();
         consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
-        var records = new List<ConsumeResult<byte[]?, byte[]>>();
+        var records = new List<ConsumeResult<byte[]?, byte[]?>>();
         var deadline = DateTime.UtcNow + timeout;
         while (records.Count < expected && DateTime.UtcNow < deadline)
         {
-            var record = consumer.Consume(TimeSpan.FromMilliseconds(200));
-            if (record is { IsPartitionEOF: false })
+            if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { IsPartitionEOF: false } record)
             {
                 records.Add(record);
             }
         }
 
-        // Give records beyond the expected count a moment to show up, so "exactly N" can be asserted.
         var settle = DateTime.UtcNow + TimeSpan.FromMilliseconds(500);
         while (DateTime.UtcNow < settle)
         {
@@ -126,6 +128,6 @@ internal static class TopicReader
         return records;
     }
 
-    public static string Header(this ConsumeResult<byte[]?, byte[]> record, string name) =>
+    public static string Header(this ConsumeResult<byte[]?, byte[]?> record, string name) =>
         record.Message.Headers.TryGetLastBytes(name, out var value) ? Encoding.UTF8.GetString(value) : throw new KeyNotFoundException(name);
 }

@@ -243,7 +243,7 @@ public sealed class IngestTests(KafkaFixture kafka)
 
         var records = TopicReader.Read(kafka.BootstrapServers, host.Topic, Partitions, count, TimeSpan.FromSeconds(20));
         Assert.Equal(count, records.Count);
-        Assert.Equal(count, records.Select(r => Encoding.UTF8.GetString(r.Message.Value)).Distinct().Count());
+        Assert.Equal(count, records.Select(r => Encoding.UTF8.GetString(r.Message.Value!)).Distinct().Count());
 
         // One person, one partition.
         Assert.All(records.GroupBy(r => Encoding.UTF8.GetString(r.Message.Key!)), g => Assert.Single(g.Select(r => r.Partition.Value).Distinct()));
@@ -312,7 +312,7 @@ public sealed class IngestTests(KafkaFixture kafka)
         acknowledged.Add("after");
 
         var stored = TopicReader.Read(broker.BootstrapServers, topic, Partitions, acknowledged.Count, TimeSpan.FromSeconds(15))
-            .Select(r => (string)JsonNode.Parse(r.Message.Value)!["event_id"]!)
+            .Select(r => (string)JsonNode.Parse(r.Message.Value!)!["event_id"]!)
             .ToHashSet();
         Assert.All(acknowledged, id => Assert.Contains(id, stored));
     }

@@ -132,28 +132,8 @@ internal sealed class PublisherHarness : IAsyncDisposable
         }
     }
 
-    public List<ConsumeResult<byte[]?, byte[]?>> ReadDlq(int expected, TimeSpan timeout)
-    {
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
-        {
-            BootstrapServers = _kafka.BootstrapServers,
-            GroupId = "reader-" + Guid.NewGuid().ToString("N"),
-            EnableAutoCommit = false,
-        }).Build();
-        consumer.Assign(new TopicPartitionOffset(Dlq, 0, Offset.Beginning));
-        var records = new List<ConsumeResult<byte[]?, byte[]?>>();
-        var deadline = DateTime.UtcNow + timeout;
-        while (records.Count < expected && DateTime.UtcNow < deadline)
-        {
-            if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { IsPartitionEOF: false } r)
-            {
-                records.Add(r);
-            }
-        }
-
-        consumer.Close();
-        return records;
-    }
+    public List<ConsumeResult<byte[]?, byte[]?>> ReadDlq(int expected, TimeSpan timeout) =>
+        Ingest.TopicReader.Read(_kafka.BootstrapServers, Dlq, 1, expected, timeout);
 
     public static async Task StopAsync(IHost host)
     {

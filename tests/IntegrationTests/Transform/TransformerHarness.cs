@@ -119,46 +119,12 @@ internal sealed class TransformerHarness : IAsyncDisposable
     {
         using var registryClient = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = _registry.Url.ToString() });
         var deserializer = new AvroDeserializer<SegmentTrackRecord>(registryClient).AsSyncOverAsync();
-        return Read(Sink, Partitions, expected, timeout)
+        return Ingest.TopicReader.Read(_kafka.BootstrapServers, Sink, Partitions, expected, timeout)
             .Select(r => (r, deserializer.Deserialize(r.Message.Value, false, new SerializationContext(MessageComponentType.Value, Sink, r.Message.Headers))))
             .ToList();
     }
 
-    public List<ConsumeResult<byte[]?, byte[]?>> ReadDlq(int expected, TimeSpan timeout) => Read(Dlq, 1, expected, timeout);
-
-    private List<ConsumeResult<byte[]?, byte[]?>> Read(string topic, int partitions, int expected, TimeSpan timeout)
-    {
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
-        {
-            BootstrapServers = _kafka.BootstrapServers,
-            GroupId = "reader-" + Guid.NewGuid().ToString("N"),
-            EnableAutoCommit = false,
-            IsolationLevel = IsolationLevel.ReadCommitted,
-        }).Build();
-        consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
-        var records = new List<ConsumeResult<byte[]?, byte[]?>>();
-        var deadline = DateTime.UtcNow + timeout;
-        while (records.Count < expected && DateTime.UtcNow < deadline)
-        {
-            if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { IsPartitionEOF: false } r)
-            {
-                records.Add(r);
-            }
-        }
-
-        // A quiet period, so that "exactly N" can be asserted.
-        var quiet = DateTime.UtcNow.AddSeconds(1);
-        while (DateTime.UtcNow < quiet)
-        {
-            if (consumer.Consume(TimeSpan.FromMilliseconds(100)) is { IsPartitionEOF: false } r)
-            {
-                records.Add(r);
-            }
-        }
-
-        consumer.Close();
-        return records;
-    }
+    public List<ConsumeResult<byte[]?, byte[]?>> ReadDlq(int expected, TimeSpan timeout) => Ingest.TopicReader.Read(_kafka.BootstrapServers, Dlq, 1, expected, timeout);
 
     public async ValueTask DisposeAsync()
     {
