@@ -41,10 +41,11 @@ public sealed class RawWebhookProducer : IDisposable
             // The brokers' message.max.bytes must allow as much (docker-compose and the chart set it).
             MessageMaxBytes = Math.Max(KafkaLimits.MaxRecordBytes, ingest.Value.MaxBodyBytes + 64 * 1024),
         };
-        KafkaOptions.With(config, kafka.Value.Producer);
+        KafkaStatistics.Enable(KafkaOptions.With(config, kafka.Value.Producer));
 
         _producer = new ProducerBuilder<byte[]?, byte[]>(config)
             .SetLogHandler((_, m) => KafkaLogging.Log(_logger, m))
+            .WithStatistics()
             .SetErrorHandler((_, e) =>
             {
                 if (e.IsFatal)
@@ -119,6 +120,7 @@ public sealed class RawWebhookProducer : IDisposable
             _logger.LogWarning("{Count} webhook records were still undelivered at shutdown; their senders were not answered 200 and will retry.", remaining);
         }
 
+        KafkaStatistics.Forget(_producer.Name);
         _producer.Dispose();
     }
 

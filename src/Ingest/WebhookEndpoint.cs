@@ -7,6 +7,7 @@ using System.Text.Json;
 using CioSegment.Contracts;
 using CioSegment.Mapping;
 using CioSegment.Mapping.Settings;
+using CioSegment.ServiceDefaults;
 using Confluent.Kafka;
 using Microsoft.Extensions.Options;
 
@@ -32,9 +33,6 @@ public sealed class WebhookEndpoint(
 
     private static readonly System.Diagnostics.Metrics.Counter<long> Webhooks =
         Meter.CreateCounter<long>("cio.ingest.webhooks", "{webhook}", "Webhooks answered, by HTTP status and source.");
-
-    private static readonly System.Diagnostics.Metrics.Counter<long> SentMessages =
-        Meter.CreateCounter<long>("messaging.client.sent.messages", "{message}", "Records the ingest had acknowledged by the broker.");
 
     private static readonly byte[] Accepted = """{"status":"accepted"}"""u8.ToArray();
 
@@ -151,7 +149,7 @@ public sealed class WebhookEndpoint(
             return;
         }
 
-        SentMessages.Add(1, new KeyValuePair<string, object?>("messaging.system", "kafka"), new KeyValuePair<string, object?>("messaging.destination.name", producer.Topic));
+        MessagingTelemetry.Sent(producer.Topic);
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "application/json";
         context.Response.ContentLength = Accepted.Length;

@@ -6,6 +6,8 @@ using System.IO.Hashing;
 using System.Text;
 using CioSegment.Contracts;
 using CioSegment.Mapping.Settings;
+using CioSegment.Processor.Transform;
+using CioSegment.ServiceDefaults;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using Polly;
@@ -53,6 +55,7 @@ public sealed class BatchPublisher : IDisposable
     private readonly Counter<long> _deadLettered;
     private readonly Histogram<double> _fill;
     private readonly Histogram<long> _bytes;
+    private readonly Histogram<double> _age;
     private int _buffered;
     private bool _paused;
 
@@ -76,6 +79,12 @@ public sealed class BatchPublisher : IDisposable
         _deadLettered = meter.CreateCounter<long>("cio.publisher.dead_lettered", "{event}", "Events Segment rejected, parked in the dead-letter topic.");
         _fill = meter.CreateHistogram<double>("cio.publisher.batch.fill", "1", "Events per batch as a share of the batch event limit.");
         _bytes = meter.CreateHistogram<long>("cio.publisher.batch.size", "By", "Request body bytes per batch.");
+        _age = meter.CreateHistogram(
+            "cio.publisher.event.age",
+            "s",
+            "End-to-end latency: from the ingest receiving a webhook to Segment accepting its event.",
+            tags: null,
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600, 21600, 86400] });
         meter.CreateObservableGauge("cio.publisher.buffered", () => Volatile.Read(ref _buffered), "{event}", "Events held in memory (batching, waiting or in flight).");
         _retry = new ResiliencePipelineBuilder<BatchResponse>()
             .AddRetry(new RetryStrategyOptions<BatchResponse>
@@ -197,7 +206,8 @@ public sealed class BatchPublisher : IDisposable
     private void Accept(ConsumeResult<byte[]?, SegmentTrackRecordView> record)
     {
         var view = record.Message.Value;
-        var pending = new PendingEvent(record.TopicPartitionOffset, view.SourceId, view.MessageId, record.Message.Key, view.TrackJson, record.Message.Headers);
+        var pending = new PendingEvent(record.TopicPartitionOffset, view.SourceId, view.MessageId, record.Message.Key, view.TrackJson, record.Message.Headers, view.ReceivedAtMs);
+        MessagingTelemetry.Consumed(record.Topic, _options.GroupId);
         _progress.Consumed(record.TopicPartitionOffset);
         Interlocked.Increment(ref _buffered);
         if (!_sources.TryGet(view.SourceId, out _))
@@ -257,6 +267,10 @@ public sealed class BatchPublisher : IDisposable
     private async Task SendAsync(Lane lane, List<PendingEvent> batch)
     {
         var settled = new List<PendingEvent>(batch.Count);
+        var started = Stopwatch.GetTimestamp();
+        string? error = null;
+        using var activity = MessagingTelemetry.StartBatchProcess(TransformerService.ActivitySource, _options.InputTopic, _options.GroupId, batch.Select(e => (Headers?)e.Headers), batch.Count);
+        activity?.SetTag("cio.source_id", lane.Source);
         try
         {
             if (!_sources.TryGet(lane.Source, out var source))
@@ -269,13 +283,17 @@ public sealed class BatchPublisher : IDisposable
         catch (OperationCanceledException)
         {
             // Abandoned at shutdown: the unsettled events are not committed and will be sent again.
+            error = "abandoned";
         }
         catch (Exception e)
         {
+            error = e.GetType().Name;
+            activity?.SetStatus(ActivityStatusCode.Error, e.Message);
             _logger.LogError(e, "Publishing a batch of {Count} events for source {Source} failed; they will be sent again after a restart.", batch.Count, lane.Source);
         }
         finally
         {
+            MessagingTelemetry.Processed(_options.InputTopic, _options.GroupId, Stopwatch.GetElapsedTime(started), error);
             _completions.Enqueue((lane, settled));
         }
     }
@@ -290,6 +308,15 @@ public sealed class BatchPublisher : IDisposable
         {
             _fill.Record(batch.Count / (double)_options.MaxBatchEvents);
             _bytes.Record(batch.Sum(e => e.TrackJson.Length + 1) + SegmentBatchClient.EnvelopeBytes(0));
+            var nowMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            foreach (var e in batch)
+            {
+                if (e.ReceivedAtMs > 0)
+                {
+                    _age.Record(Math.Max(0, nowMs - e.ReceivedAtMs) / 1000.0);
+                }
+            }
+
             settled.AddRange(batch);
             return;
         }

@@ -36,7 +36,7 @@ public sealed class PublisherService(
         {
             using var registryClient = registry.Value.CreateClient();
             BatchPublisher? publisher = null;
-            using var consumer = new ConsumerBuilder<byte[]?, SegmentTrackRecordView>(KafkaOptions.With(new ConsumerConfig
+            using var consumer = new ConsumerBuilder<byte[]?, SegmentTrackRecordView>(KafkaStatistics.Enable(KafkaOptions.With(new ConsumerConfig
             {
                 BootstrapServers = kafka.Value.BootstrapServers,
                 GroupId = o.GroupId,
@@ -45,22 +45,24 @@ public sealed class PublisherService(
                 AutoOffsetReset = AutoOffsetReset.Earliest,
                 IsolationLevel = IsolationLevel.ReadCommitted,
                 PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
-            }, kafka.Value.Consumer))
+            }, kafka.Value.Consumer)))
                 .SetValueDeserializer(new SegmentTrackRecordViewDeserializer(registryClient))
                 .SetLogHandler((_, m) => KafkaLogging.Log(logger, m))
+                .WithStatistics()
                 .SetErrorHandler((_, e) => logger.Log(e.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Publisher consumer error ({Code}): {Reason}", e.Code, e.Reason))
                 .SetPartitionsRevokedHandler((_, partitions) => publisher!.OnRevoked(partitions))
                 .SetPartitionsLostHandler((_, partitions) => publisher!.OnRevoked(partitions))
                 .Build();
-            using var deadLetters = new ProducerBuilder<byte[]?, byte[]?>(KafkaOptions.With(new ProducerConfig
+            using var deadLetters = new ProducerBuilder<byte[]?, byte[]?>(KafkaStatistics.Enable(KafkaOptions.With(new ProducerConfig
             {
                 BootstrapServers = kafka.Value.BootstrapServers,
                 ClientId = "cio-publisher-dlq",
                 MessageMaxBytes = KafkaLimits.MaxRecordBytes,
                 Acks = Acks.All,
                 EnableIdempotence = true,
-            }, kafka.Value.Producer))
+            }, kafka.Value.Producer)))
                 .SetLogHandler((_, m) => KafkaLogging.Log(logger, m))
+                .WithStatistics()
                 .Build();
             var client = new SegmentBatchClient(httpClients.CreateClient(SegmentBatchClient.ClientName), endpoints, time);
             using (publisher = new BatchPublisher(consumer, deadLetters, client, sources, o, TransformerService.Meter, logger))

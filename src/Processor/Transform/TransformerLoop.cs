@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using CioSegment.ServiceDefaults;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 
@@ -75,7 +76,15 @@ public sealed class TransformerLoop : IDisposable
         if (record is { IsPartitionEOF: false, Message: not null })
         {
             _outputs.Clear();
-            _transformer.Process(record, _state, _outputs);
+            var started = Stopwatch.GetTimestamp();
+            MessagingTelemetry.Consumed(record.Topic, _options.GroupId);
+            using (var activity = MessagingTelemetry.StartProcess(TransformerService.ActivitySource, record, _options.GroupId))
+            {
+                var outcome = _transformer.Process(record, _state, _outputs);
+                activity?.SetTag("cio.outcome", WebhookTransformer.OutcomeName(outcome));
+            }
+
+            MessagingTelemetry.Processed(record.Topic, _options.GroupId, Stopwatch.GetElapsedTime(started));
             foreach (var output in _outputs)
             {
                 if (!_exactlyOnce && output.Topic == _options.ChangelogTopic)
@@ -259,6 +268,10 @@ public sealed class TransformerLoop : IDisposable
         if (report.Error.IsError)
         {
             _deliveryError = report.Error;
+        }
+        else
+        {
+            MessagingTelemetry.Sent(report.Topic);
         }
     }
 

@@ -44,6 +44,8 @@ public sealed class TransformerService(
 {
     public static readonly Meter Meter = new("CioSegment.Processor");
 
+    public static readonly System.Diagnostics.ActivitySource ActivitySource = new("CioSegment.Processor");
+
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.Factory.StartNew(() => Run(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
@@ -59,6 +61,7 @@ public sealed class TransformerService(
             TransformerLoop? loop = null;
             using var consumer = new ConsumerBuilder<byte[]?, byte[]>(ConsumerConfig(o))
                 .SetLogHandler((_, m) => KafkaLogging.Log(logger, m))
+                .WithStatistics()
                 .SetErrorHandler((_, e) => logger.Log(e.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Transformer consumer error ({Code}): {Reason}", e.Code, e.Reason))
                 .SetPartitionsAssignedHandler((_, partitions) => loop!.OnAssigned(partitions))
                 .SetPartitionsRevokedHandler((_, partitions) => loop!.OnRevoked(partitions))
@@ -80,7 +83,7 @@ public sealed class TransformerService(
         }
     }
 
-    private ConsumerConfig ConsumerConfig(TransformerOptions o) => KafkaOptions.With(new ConsumerConfig
+    private ConsumerConfig ConsumerConfig(TransformerOptions o) => KafkaStatistics.Enable(KafkaOptions.With(new ConsumerConfig
     {
         BootstrapServers = kafka.Value.BootstrapServers,
         GroupId = o.GroupId,
@@ -90,7 +93,7 @@ public sealed class TransformerService(
         AutoOffsetReset = AutoOffsetReset.Earliest,
         IsolationLevel = IsolationLevel.ReadCommitted,
         PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
-    }, kafka.Value.Consumer);
+    }, kafka.Value.Consumer));
 
     private IProducer<byte[]?, byte[]?> CreateProducer(TransformerOptions o)
     {
@@ -110,8 +113,9 @@ public sealed class TransformerService(
             config.TransactionTimeoutMs = 60_000;
         }
 
-        return new ProducerBuilder<byte[]?, byte[]?>(KafkaOptions.With(config, kafka.Value.Producer))
+        return new ProducerBuilder<byte[]?, byte[]?>(KafkaStatistics.Enable(KafkaOptions.With(config, kafka.Value.Producer)))
             .SetLogHandler((_, m) => KafkaLogging.Log(logger, m))
+            .WithStatistics()
             .SetErrorHandler((_, e) => logger.Log(e.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Transformer producer error ({Code}): {Reason}", e.Code, e.Reason))
             .Build();
     }

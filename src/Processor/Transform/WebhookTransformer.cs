@@ -6,6 +6,7 @@ using System.Text;
 using CioSegment.Contracts;
 using CioSegment.Mapping;
 using CioSegment.Mapping.Settings;
+using CioSegment.ServiceDefaults;
 using Confluent.Kafka;
 
 namespace CioSegment.Processor.Transform;
@@ -123,7 +124,7 @@ public sealed class WebhookTransformer
         };
         var headers = new Headers { { HeaderNames.SourceId, sourceBytes } };
         CopyHeader(message.Headers, headers, HeaderNames.ReceivedAt);
-        CopyHeader(message.Headers, headers, HeaderNames.TraceParent);
+        MessagingTelemetry.Propagate(message.Headers, headers);
         var value = _sinkSerializer.Serialize(sink, new SerializationContext(MessageComponentType.Value, _options.SinkTopic, headers));
         output.Add(new OutboundRecord(_options.SinkTopic, null, message.Key ?? Encoding.UTF8.GetBytes(messageId), value, headers));
 
