@@ -9,6 +9,9 @@ using CioSegment.Processor;
 using Confluent.Kafka;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
+using CioSegment.ServiceDefaults;
+using OpenTelemetry;
+using OpenTelemetry.Trace;
 using Microsoft.Extensions.Logging;
 
 namespace CioSegment.Benchmarks;
@@ -25,6 +28,10 @@ internal static class TransformerThroughput
     {
         var records = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 200_000;
         var partitions = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 48;
+
+        // "telemetry": the services' OpenTelemetry set-up (AddTelemetry), every trace sampled and exported
+        // in batches to an exporter that only counts, so the cost of spans and metrics shows in the rate.
+        var telemetry = args.Length > 3 && args[3] == "telemetry";
         // The embedded broker keeps only the newest 5 MiB or 100 000 records per partition and silently
         // drops older ones; sink records are about 1.5 times the raw body. Stay well below.
         const long bytesPerPartition = 3L * 1024 * 1024;
@@ -87,6 +94,13 @@ internal static class TransformerThroughput
             ["CioSegment:Sources:bench:WriteKey"] = "w",
         });
         builder.AddTransformer();
+        var exported = new CountingExporter();
+        if (telemetry)
+        {
+            builder.AddTelemetry("bench-transformer");
+            builder.Services.ConfigureOpenTelemetryTracerProvider(t => t.SetSampler(new AlwaysOnSampler()).AddProcessor(new BatchActivityExportProcessor(exported)));
+        }
+
         using var host = builder.Build();
 
         using var watcher = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = broker.BootstrapServers, GroupId = "bench-watch" }).Build();
@@ -119,7 +133,22 @@ internal static class TransformerThroughput
         var steady = clock.Elapsed - (firstOutput ?? TimeSpan.Zero);
         Console.WriteLine($"transformer: {count} of {records} records raw -> sink in {clock.Elapsed.TotalSeconds:F2} s "
             + $"= {count / clock.Elapsed.TotalSeconds:F0} records/s including start-up and group join; "
-            + $"{count / steady.TotalSeconds:F0} records/s from the first output on ({partitions} partitions, 1 instance, at-least-once)");
+            + $"{count / steady.TotalSeconds:F0} records/s from the first output on ({partitions} partitions, 1 instance, at-least-once"
+            + (telemetry ? $", telemetry on: {exported.Count} spans exported)" : ", no telemetry listener)"));
         return count == records ? 0 : 1;
+    }
+}
+
+/// <summary>An exporter that only counts what it is given.</summary>
+internal sealed class CountingExporter : BaseExporter<Activity>
+{
+    private long _count;
+
+    public long Count => Interlocked.Read(ref _count);
+
+    public override ExportResult Export(in Batch<Activity> batch)
+    {
+        Interlocked.Add(ref _count, batch.Count);
+        return ExportResult.Success;
     }
 }
