@@ -77,8 +77,18 @@ public sealed class BatchPublisher : IDisposable
         _batches = meter.CreateCounter<long>("cio.publisher.batches", "{batch}", "Batch requests by Segment's answer (status).");
         _retries = meter.CreateCounter<long>("cio.publisher.retries", "{retry}", "Batch requests retried.");
         _deadLettered = meter.CreateCounter<long>("cio.publisher.dead_lettered", "{event}", "Events Segment rejected, parked in the dead-letter topic.");
-        _fill = meter.CreateHistogram<double>("cio.publisher.batch.fill", "1", "Events per batch as a share of the batch event limit.");
-        _bytes = meter.CreateHistogram<long>("cio.publisher.batch.size", "By", "Request body bytes per batch.");
+        _fill = meter.CreateHistogram(
+            "cio.publisher.batch.fill",
+            "1",
+            "Events per batch as a share of the batch event limit.",
+            tags: null,
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1] });
+        _bytes = meter.CreateHistogram(
+            "cio.publisher.batch.size",
+            "By",
+            "Request body bytes per batch.",
+            tags: null,
+            advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = [1_000, 5_000, 10_000, 25_000, 50_000, 100_000, 200_000, 300_000, 400_000, 450_000, 500_000] });
         _age = meter.CreateHistogram(
             "cio.publisher.event.age",
             "s",

@@ -97,7 +97,11 @@ public sealed class SegmentBatchClient(HttpClient http, ISegmentEndpoints endpoi
             var retryAfter = response.Headers.RetryAfter is { } ra
                 ? ra.Delta ?? (ra.Date is { } date ? date - time.GetUtcNow() : null)
                 : null;
-            var retriable = status is 429 or 408 || (status >= 500 && status != 501 && status != 505);
+            // 401/403: the write key is wrong or revoked. Every event of the source would be refused alike, so
+            // there is nothing to isolate: hold the events and retry (backoff up to RetryMaxDelay) until the
+            // operator fixes the key, instead of dead-lettering the whole stream. The alert on Segment's 401/403
+            // answers pages for it.
+            var retriable = status is 429 or 408 or 401 or 403 || (status >= 500 && status != 501 && status != 505);
             return new BatchResponse(retriable ? BatchVerdict.Retry : BatchVerdict.Rejected, status, retryAfter, detail);
         }
         catch (OperationCanceledException) when (!cancel.IsCancellationRequested)

@@ -43,9 +43,6 @@ public sealed partial class DashboardMetricsTests
     {
         // A transaction abort: rebalance with lost partitions, fenced producer, broker error mid-transaction.
         "cio_transformer_aborts_total",
-
-        // A librdkafka broker request error.
-        "cio_kafka_broker_request_errors_total",
     };
 
     private static readonly string[] ExpectedAlerts =

@@ -95,6 +95,26 @@ public sealed class PublisherTests(KafkaFixture kafka)
     }
 
     [Fact]
+    public async Task A_refused_write_key_holds_the_events_and_retries_instead_of_dead_lettering_them()
+    {
+        await using var harness = await PublisherHarness.CreateAsync(kafka);
+        var refusals = 0;
+        harness.Segment.Answer = _ => Task.FromResult(Interlocked.Increment(ref refusals) <= 3 ? (401, (TimeSpan?)null) : (200, (TimeSpan?)null));
+        for (var i = 0; i < 10; i++)
+        {
+            harness.Send($"w{i}", $"p{i % 3}");
+        }
+
+        harness.Flush();
+        await harness.StartPublisherAsync();
+        await harness.WaitForDeliveredAsync(10, Timeout);
+
+        Assert.True(harness.Segment.Requests.Count(r => r.Status == 401) >= 3);
+        Assert.Equal(10, harness.Segment.Delivered.Select(e => (string?)e["messageId"]).Distinct().Count());
+        Assert.Empty(harness.ReadDlq(0, TimeSpan.FromSeconds(1)));
+    }
+
+    [Fact]
     public async Task Offsets_are_not_committed_before_segment_accepts_so_a_killed_publisher_resends_the_same_message_ids()
     {
         await using var harness = await PublisherHarness.CreateAsync(kafka);
