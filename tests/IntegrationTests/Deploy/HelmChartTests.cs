@@ -1,0 +1,339 @@
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace CioSegment.IntegrationTests.Deploy;
+
+/// <summary>
+/// The Helm chart (deploy/helm/ciosegment): it lints strictly, renders manifests that pass the Kubernetes
+/// and CRD schemas (kubernetes-models, offline), and what it renders has the properties that matter in
+/// production. helm and the validator come from deploy/tools/install.sh, which .ci/run runs.
+/// </summary>
+public sealed class HelmChartTests
+{
+    private static readonly string[] Production = ["-f", DeployTools.ProductionValues];
+    private static readonly string[] Default = [];
+
+    public static TheoryData<string> ValuesFiles => new() { "default", "production" };
+
+    private static string[] Args(string values) => values == "production" ? Production : Default;
+
+    [Theory]
+    [MemberData(nameof(ValuesFiles))]
+    public async Task Chart_lints_strictly(string values)
+    {
+        var lint = await DeployTools.HelmAsync(["lint", "--strict", DeployTools.ChartPath, .. Args(values)]);
+
+        Assert.True(lint.Succeeded, lint.ToString());
+        Assert.Contains("0 chart(s) failed", lint.Stdout, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(ValuesFiles))]
+    public async Task Rendered_manifests_pass_the_kubernetes_schemas(string values)
+    {
+        var render = await DeployTools.RenderAsync(Args(values));
+
+        Assert.True(render.Helm.Succeeded, render.Helm.ToString());
+        Assert.NotNull(render.Validation);
+        Assert.True(render.Validation.Succeeded, render.Validation.ToString());
+        Assert.Contains(" 0 invalid", render.Validation.Stdout, StringComparison.Ordinal);
+        Assert.NotEmpty(render.Objects);
+    }
+
+    [Fact]
+    public async Task The_validator_rejects_invalid_and_unknown_objects()
+    {
+        var node = DeployTools.RequireNodeWithModels();
+        const string manifests = """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata:
+              name: no-selector
+            spec:
+              template:
+                spec:
+                  containers:
+                    - name: c
+                      image: i
+            ---
+            apiVersion: example.com/v1
+            kind: Widget
+            metadata:
+              name: unknown
+            ---
+            apiVersion: policy/v1beta1
+            kind: PodDisruptionBudget
+            metadata:
+              name: removed-api
+            """;
+
+        var run = await DeployTools.RunAsync(node, [DeployTools.InRoot("deploy/tools/validate-manifests.mjs")], stdin: manifests);
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("FAIL apps/v1 Deployment no-selector", run.Stdout, StringComparison.Ordinal);
+        Assert.Contains("FAIL example.com/v1 Widget unknown: unknown apiVersion/kind", run.Stdout, StringComparison.Ordinal);
+        Assert.Contains("FAIL policy/v1beta1 PodDisruptionBudget removed-api: unknown apiVersion/kind", run.Stdout, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(ValuesFiles))]
+    public async Task Processor_is_a_parallel_statefulset_with_stable_transactional_ids(string values)
+    {
+        var render = await ValidRenderAsync(Args(values));
+
+        var processor = Assert.Single(render.OfKind("StatefulSet"));
+        Assert.DoesNotContain(render.OfKind("Deployment"), d => Name(d).Contains("processor", StringComparison.Ordinal));
+        var spec = processor["spec"]!;
+        Assert.Equal("Parallel", (string?)spec["podManagementPolicy"]);
+        var headless = Assert.Single(render.OfKind("Service"), s => Name(s) == (string?)spec["serviceName"]);
+        Assert.Equal("None", (string?)headless["spec"]!["clusterIP"]);
+        Assert.Contains(render.OfKind("Service"), s => s["spec"]!["ports"]!.AsArray().Any(p => (int?)p!["port"] == 9464) && (string?)s["spec"]!["clusterIP"] != "None");
+
+        var pod = spec["template"]!["spec"]!;
+        Assert.True((int?)pod["terminationGracePeriodSeconds"] >= 45, "the processor commits and flushes on SIGTERM: " + pod["terminationGracePeriodSeconds"]);
+        var container = Assert.Single(pod["containers"]!.AsArray())!;
+        var shutdown = Assert.Single(container["env"]!.AsArray(), e => (string?)e!["name"] == "DOTNET_shutdownTimeoutSeconds")!;
+        Assert.True(int.Parse((string)shutdown["value"]!, System.Globalization.CultureInfo.InvariantCulture) < (int)pod["terminationGracePeriodSeconds"]!, "the host must finish shutting down before the kill");
+        Assert.Equal("/health/live", (string?)container["livenessProbe"]!["httpGet"]!["path"]);
+        var startup = container["startupProbe"]!;
+        Assert.True((int?)startup["periodSeconds"] * (int?)startup["failureThreshold"] >= 300, "the startup probe must allow minutes for the dedup restore: " + startup.ToJsonString());
+
+        // No fixed transactional id anywhere: the app then uses cio-transformer-<pod name>.
+        foreach (var config in render.OfKind("ConfigMap"))
+        {
+            Assert.False(config["data"]?.AsObject().ContainsKey("CioSegment__Transformer__TransactionalId") ?? false, Name(config));
+        }
+
+        Assert.DoesNotContain("TransactionalId", container.ToJsonString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(ValuesFiles))]
+    public async Task Every_container_runs_as_non_root_on_a_read_only_root_filesystem(string values)
+    {
+        var render = await ValidRenderAsync(Args(values));
+
+        var workloads = render.Objects.Where(o => (string?)o["kind"] is "Deployment" or "StatefulSet" or "DaemonSet" or "Job").ToList();
+        Assert.Equal(2, workloads.Count);
+        foreach (var workload in workloads)
+        {
+            var pod = workload["spec"]!["template"]!["spec"]!;
+            var podContext = pod["securityContext"];
+            Assert.Equal("RuntimeDefault", (string?)podContext?["seccompProfile"]?["type"]);
+            Assert.True(pod["volumes"]?.AsArray().Any(v => (string?)v!["name"] == "tmp" && v["emptyDir"] is not null), Name(workload) + " has no emptyDir for /tmp");
+            var containers = (pod["containers"]?.AsArray() ?? []).Concat(pod["initContainers"]?.AsArray() ?? []).ToList();
+            Assert.NotEmpty(containers);
+            foreach (var container in containers)
+            {
+                var where = $"{workload["kind"]} {Name(workload)} container {container!["name"]}: {container["securityContext"]?.ToJsonString()}";
+                var context = container["securityContext"];
+                Assert.True((bool?)context?["readOnlyRootFilesystem"] == true, where);
+                Assert.True(((bool?)context?["runAsNonRoot"] ?? (bool?)podContext?["runAsNonRoot"]) == true, where);
+                Assert.True((int?)(context?["runAsUser"] ?? podContext?["runAsUser"]) is > 0, where);
+                Assert.True((bool?)context?["allowPrivilegeEscalation"] == false, where);
+                Assert.Contains("ALL", context?["capabilities"]?["drop"]?.AsArray().Select(c => (string?)c) ?? []);
+                Assert.Contains(container["volumeMounts"]?.AsArray() ?? [], m => (string?)m!["mountPath"] == "/tmp");
+                Assert.NotNull(container["resources"]?["requests"]);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Secret_values_appear_only_in_the_secret()
+    {
+        var secrets = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["sources.acme.webhookSigningKey"] = "signing-MARKER-7f3a",
+            ["sources.acme.writeKey"] = "write-MARKER-91c2",
+            ["kafka.sasl.password"] = "sasl-MARKER-55d0",
+            ["schemaRegistry.basicAuthUserInfo"] = "user:registry-MARKER-1e8b",
+        };
+        var args = secrets.SelectMany(s => new[] { "--set", $"{s.Key}={s.Value}" }).Concat(["--set", "sources.acme.region=eu"]).ToArray();
+        var render = await ValidRenderAsync(args);
+
+        var secret = Assert.Single(render.OfKind("Secret"));
+        var data = secret["data"]!.AsObject();
+        foreach (var value in secrets.Values)
+        {
+            var encoded = Convert.ToBase64String(Encoding.UTF8.GetBytes(value));
+            Assert.Contains(data, d => (string?)d.Value == encoded);
+            foreach (var other in render.Objects.Where(o => !ReferenceEquals(o, secret)))
+            {
+                var json = other.ToJsonString();
+                Assert.False(json.Contains(value, StringComparison.Ordinal) || json.Contains(encoded, StringComparison.Ordinal), $"{other["kind"]} {Name(other)} holds a secret value");
+            }
+        }
+
+        Assert.True(data.ContainsKey("CioSegment__Sources__acme__WebhookSigningKey"), string.Join(", ", data.Select(d => d.Key)));
+        Assert.True(data.ContainsKey("CioSegment__Sources__acme__WriteKey"), string.Join(", ", data.Select(d => d.Key)));
+        var config = Assert.Single(render.OfKind("ConfigMap"));
+        Assert.Equal("eu", (string?)config["data"]!["CioSegment__Sources__acme__Region"]);
+        AssertNoSecretKeys(config);
+    }
+
+    [Fact]
+    public async Task Production_render_uses_the_existing_secret_and_keeps_secrets_out_of_config_maps()
+    {
+        var render = await ValidRenderAsync(Production);
+
+        Assert.Empty(render.OfKind("Secret"));
+        foreach (var config in render.OfKind("ConfigMap"))
+        {
+            AssertNoSecretKeys(config);
+        }
+
+        foreach (var workload in render.Objects.Where(o => (string?)o["kind"] is "Deployment" or "StatefulSet"))
+        {
+            var container = workload["spec"]!["template"]!["spec"]!["containers"]![0]!;
+            Assert.Contains(container["envFrom"]!.AsArray(), e => (string?)e!["secretRef"]?["name"] == "ciosegment-secrets");
+            Assert.Contains(container["envFrom"]!.AsArray(), e => e!["configMapRef"] is not null);
+            var annotations = workload["spec"]!["template"]!["metadata"]!["annotations"]!.AsObject();
+            Assert.True(annotations.ContainsKey("checksum/config"), "a config change must roll the pods: " + annotations.ToJsonString());
+        }
+    }
+
+    [Fact]
+    public async Task Production_render_has_the_operational_objects()
+    {
+        var render = await ValidRenderAsync(Production);
+        var kinds = string.Join(", ", render.Kinds);
+
+        Assert.Equal(2, render.OfKind("ServiceMonitor").Count());
+        Assert.Equal(["cio-ingest", "cio-processor"], render.OfKind("ServiceMonitor").Select(m => (string?)m["spec"]!["selector"]!["matchLabels"]!["ciosegment-metrics-job"]).Order(StringComparer.Ordinal));
+        var rule = Assert.Single(render.OfKind("PrometheusRule"));
+        Assert.NotEmpty(rule["spec"]!["groups"]!.AsArray());
+        Assert.Equal(2, render.OfKind("NetworkPolicy").Count());
+        var hpa = Assert.Single(render.OfKind("HorizontalPodAutoscaler"));
+        Assert.Equal("Deployment", (string?)hpa["spec"]!["scaleTargetRef"]!["kind"]);
+        Assert.Equal(2, render.OfKind("PodDisruptionBudget").Count());
+        var ingress = Assert.Single(render.OfKind("Ingress"));
+        Assert.NotEmpty(ingress["spec"]!["tls"]!.AsArray());
+        Assert.All(
+            ingress["spec"]!["rules"]!.AsArray().SelectMany(r => r!["http"]!["paths"]!.AsArray()),
+            p => Assert.StartsWith("/webhooks/", (string?)p!["path"], StringComparison.Ordinal));
+        var dashboard = Assert.Single(render.OfKind("ConfigMap"), c => (string?)c["metadata"]!["labels"]?["grafana_dashboard"] == "1");
+        Assert.NotNull(JsonNode.Parse((string)dashboard["data"]!["ciosegment.json"]!));
+
+        var scaled = Assert.Single(render.OfKind("ScaledObject"));
+        Assert.Equal("StatefulSet", (string?)scaled["spec"]!["scaleTargetRef"]!["kind"]);
+        Assert.True((int?)scaled["spec"]!["maxReplicaCount"] <= 12, "maxReplicaCount must not exceed the partitions (12)");
+        var triggers = scaled["spec"]!["triggers"]!.AsArray().Select(t => (Type: (string?)t!["type"], Group: (string?)t["metadata"]!["consumerGroup"], Topic: (string?)t["metadata"]!["topic"])).ToList();
+        Assert.Contains(("kafka", "cio-transformer", "cio.webhooks.raw"), triggers);
+        Assert.Contains(("kafka", "cio-publisher", "cio.segment.track"), triggers);
+
+        // Under KEDA and the HPA the replica counts are theirs: helm upgrades must not reset them.
+        Assert.Null(Assert.Single(render.OfKind("StatefulSet"))["spec"]!["replicas"]);
+        Assert.Null(Assert.Single(render.OfKind("Deployment"))["spec"]!["replicas"]);
+        Assert.True(render.Objects.Count >= 18, kinds);
+    }
+
+    [Fact]
+    public async Task Default_render_has_no_optional_custom_resources()
+    {
+        var render = await ValidRenderAsync(Default);
+
+        var apiVersions = render.Objects.Select(o => (string?)o["apiVersion"]).Distinct().Order(StringComparer.Ordinal).ToList();
+        Assert.All(apiVersions, v => Assert.True(v is "v1" or "apps/v1" or "policy/v1", "unexpected apiVersion by default: " + v));
+        Assert.DoesNotContain(render.Objects, o => (string?)o["kind"] is "ServiceMonitor" or "PrometheusRule" or "ScaledObject" or "NetworkPolicy" or "Ingress" or "HorizontalPodAutoscaler");
+        Assert.Equal(2, (int?)Assert.Single(render.OfKind("Deployment"))["spec"]!["replicas"]);
+        Assert.Equal(1, (int?)Assert.Single(render.OfKind("StatefulSet"))["spec"]!["replicas"]);
+    }
+
+    [Theory]
+    [InlineData("ingest.replicaCount=abc", "replicaCount")]
+    [InlineData("ingest.replicas=3", "replicas")]
+    [InlineData("processor.terminationGracePeriodSeconds=10", "terminationGracePeriodSeconds")]
+    [InlineData("sources.acme.region=moon", "region")]
+    public async Task Values_that_break_the_schema_fail_the_render(string set, string named)
+    {
+        var run = await DeployTools.TemplateAsync("--set", set);
+
+        Assert.False(run.Succeeded, run.ToString());
+        Assert.Contains("schema", run.Stderr, StringComparison.Ordinal);
+        Assert.Contains(named, run.Stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("exceeds kafka.partitions (12)", "--set", "keda.enabled=true", "--set", "keda.maxReplicaCount=13")]
+    [InlineData("sources.acme.writeKey is required", "--set", "sources.acme.webhookSigningKey=k")]
+    [InlineData("would fence each other", "--set", "processor.transformer.transactionalId=x", "--set", "processor.replicaCount=2")]
+    [InlineData("looks like a secret", "--set", "kafka.producer.sasl\\.password=x")]
+    [InlineData("existingSecret is set", "--set", "existingSecret=s", "--set", "sources.acme.writeKey=w")]
+    public async Task Inconsistent_values_fail_the_render_with_a_reason(string reason, params string[] args)
+    {
+        var run = await DeployTools.TemplateAsync(args);
+
+        Assert.False(run.Succeeded, run.ToString());
+        Assert.Contains(reason, run.Stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("metrics.prometheusRule.enabled=true", "files/alerts/ciosegment-rules.yaml")]
+    [InlineData("metrics.dashboard.enabled=true", "files/dashboards/ciosegment.json")]
+    public async Task Monitoring_features_fail_clearly_when_their_files_are_missing(string set, string file)
+    {
+        var helm = DeployTools.RequireHelm();
+        var copy = Directory.CreateTempSubdirectory("ciosegment-chart-").FullName;
+        try
+        {
+            CopyDirectory(DeployTools.InRoot(DeployTools.ChartPath), copy, skip: "files");
+
+            var run = await DeployTools.RunAsync(helm, ["template", "cio", copy, "--set", set]);
+
+            Assert.False(run.Succeeded, run.ToString());
+            Assert.Contains(file, run.Stderr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(copy, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Values_file_documents_every_value()
+    {
+        var node = DeployTools.RequireNodeWithModels();
+
+        var run = await DeployTools.RunAsync(node, [DeployTools.InRoot("deploy/tools/check-values-doc.mjs"), DeployTools.InRoot(DeployTools.ChartPath + "/values.yaml")]);
+
+        Assert.True(run.Succeeded, run.ToString());
+    }
+
+    private static async Task<ChartRender> ValidRenderAsync(string[] args)
+    {
+        var render = await DeployTools.RenderAsync(args);
+        Assert.True(render.Helm.Succeeded, render.Helm.ToString());
+        Assert.True(render.Validation?.Succeeded == true, render.ToString());
+        return render;
+    }
+
+    private static void AssertNoSecretKeys(JsonObject config)
+    {
+        foreach (var (key, _) in config["data"]?.AsObject() ?? [])
+        {
+            Assert.False(
+                key.EndsWith("WriteKey", StringComparison.OrdinalIgnoreCase) || key.EndsWith("SigningKey", StringComparison.OrdinalIgnoreCase)
+                || key.Contains("password", StringComparison.OrdinalIgnoreCase) || key.Contains("UserInfo", StringComparison.OrdinalIgnoreCase),
+                $"ConfigMap {Name(config)} holds the secret setting {key}");
+        }
+    }
+
+    private static string Name(JsonNode o) => (string?)o["metadata"]?["name"] ?? "";
+
+    private static void CopyDirectory(string from, string to, string skip)
+    {
+        foreach (var dir in Directory.GetDirectories(from))
+        {
+            var name = Path.GetFileName(dir);
+            if (!string.Equals(name, skip, StringComparison.Ordinal))
+            {
+                CopyDirectory(dir, Directory.CreateDirectory(Path.Combine(to, name)).FullName, skip: "");
+            }
+        }
+
+        foreach (var file in Directory.GetFiles(from))
+        {
+            File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
+        }
+    }
+}
