@@ -42,7 +42,7 @@ public sealed class ComposeAndYamlTests
 
         var run = await DeployTools.RunAsync(
             yamllint,
-            ["-c", ".yamllint.yaml", "-f", "parsable", $"{DeployTools.ChartPath}/Chart.yaml", $"{DeployTools.ChartPath}/values.yaml", $"{DeployTools.ChartPath}/ci"]);
+            ["-c", ".yamllint.yaml", "-f", "parsable", $"{DeployTools.ChartPath}/Chart.yaml", $"{DeployTools.ChartPath}/values.yaml", $"{DeployTools.ChartPath}/ci", $"{DeployTools.ChartPath}/files/alerts"]);
 
         Assert.True(run.Succeeded, run.ToString());
     }

@@ -173,6 +173,11 @@ each reads its own sections, and both need the sources.
 {{- /* OpenTelemetry */}}
 {{- with $v.otel.endpoint }}{{ $_ := set $env "OTEL_EXPORTER_OTLP_ENDPOINT" . }}{{ end }}
 {{- with $v.otel.protocol }}{{ $_ := set $env "OTEL_EXPORTER_OTLP_PROTOCOL" . }}{{ end }}
+{{- with $v.otel.tracesSampler }}{{ $_ := set $env "OTEL_TRACES_SAMPLER" . }}{{ end }}
+{{- with $v.otel.tracesSamplerArg }}{{ $_ := set $env "OTEL_TRACES_SAMPLER_ARG" (include "ciosegment.str" .) }}{{ end }}
+{{- /* Logs */}}
+{{- $_ := set $env "Logging__Console__FormatterName" $v.logging.format }}
+{{- $_ := set $env "Logging__LogLevel__Default" $v.logging.level }}
 {{- range $key, $value := $v.extraConfig }}
 {{- if regexMatch "(?i)(password|secret|writekey|signingkey|userinfo|token)" $key }}
 {{- fail (printf "extraConfig.%s looks like a secret and would land in the ConfigMap; put it in extraSecretEnv (or existingSecret) instead" $key) }}
