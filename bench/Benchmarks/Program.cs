@@ -4,7 +4,7 @@ using BenchmarkDotNet.Running;
 using CioSegment.Benchmarks;
 
 // dotnet run -c Release --project bench/Benchmarks -- --filter '*'             BenchmarkDotNet (mapping)
-// dotnet run -c Release --project bench/Benchmarks -- transformer [records] [partitions] [telemetry]   transformer throughput
+// dotnet run -c Release --project bench/Benchmarks -- transformer [records] [partitions] [none|metrics|telemetry]   transformer throughput
 // dotnet run -c Release --project bench/Benchmarks -- dedup [keys]             bytes per dedup key
 // dotnet run -c Release --project bench/Benchmarks -- publisher [events] [ms]  batch fill under load
 if (args.Length > 0 && args[0] == "transformer")
