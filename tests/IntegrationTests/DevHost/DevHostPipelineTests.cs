@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Net;
 using System.Text;
 using CioSegment.Contracts;
@@ -20,86 +18,52 @@ public sealed class DevHostPipelineTests
         var failUntil = DateTimeOffset.UtcNow.AddSeconds(8);
         segment.Answer = _ => Task.FromResult(DateTimeOffset.UtcNow < failUntil ? (503, (TimeSpan?)null) : (200, (TimeSpan?)null));
 
-        var output = new ConcurrentQueue<string>();
-        var start = new ProcessStartInfo("dotnet")
+        await using var devHost = await DevHostProcess.StartAsync(
+            "--CioSegment:DevHost:TailTopics=false",
+            "--CioSegment:Sources:acme:WebhookSigningKey=acme-key",
+            "--CioSegment:Sources:acme:WriteKey=acme-write",
+            $"--CioSegment:Sources:acme:SegmentEndpoint={segment.Url}");
+
+        const int count = 2000;
+        using var http = new HttpClient { BaseAddress = devHost.BaseAddress };
+        using var gate = new SemaphoreSlim(32);
+        var statuses = await Task.WhenAll(Enumerable.Range(0, count).Select(async i =>
         {
-            ArgumentList =
+            await gate.WaitAsync();
+            try
             {
-                Path.Combine(AppContext.BaseDirectory, "CioSegment.DevHost.dll"),
-                "--urls", "http://127.0.0.1:0",
-                "--CioSegment:DevHost:TailTopics=false",
-                "--CioSegment:Sources:acme:WebhookSigningKey=acme-key",
-                "--CioSegment:Sources:acme:WriteKey=acme-write",
-                $"--CioSegment:Sources:acme:SegmentEndpoint={segment.Url}",
-            },
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = AppContext.BaseDirectory,
-        };
-        using var process = Process.Start(start)!;
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        try
-        {
-            var deadline = DateTime.UtcNow.AddSeconds(60);
-            string? curl = null;
-            while (curl is null && DateTime.UtcNow < deadline && !process.HasExited)
-            {
-                curl = output.FirstOrDefault(l => l.StartsWith("curl ", StringComparison.Ordinal));
-                await Task.Delay(100, TestContext.Current.CancellationToken);
+                var body = Encoding.UTF8.GetBytes(
+                    "{\"event_id\":\"dh-" + i + "\",\"object_type\":\"email\",\"metric\":\"delivered\",\"timestamp\":1700000000,"
+                    + "\"data\":{\"delivery_id\":\"d" + i + "\",\"identifiers\":{\"id\":\"person-" + (i % 97) + "\"}}}");
+                var timestamp = WebhookSignature.Timestamp(DateTimeOffset.UtcNow);
+                using var request = new HttpRequestMessage(HttpMethod.Post, "/webhooks/customerio/acme") { Content = new ByteArrayContent(body) };
+                request.Headers.Add(WebhookSignature.TimestampHeader, timestamp);
+                request.Headers.Add(WebhookSignature.SignatureHeader, WebhookSignature.Sign("acme-key"u8, timestamp, body));
+                using var response = await http.SendAsync(request);
+                return response.StatusCode;
             }
-
-            Assert.True(curl is not null, "DevHost did not start:\n" + string.Join('\n', output));
-            var baseAddress = curl![(curl.IndexOf('\'', StringComparison.Ordinal) + 1)..curl.IndexOf("/webhooks/", StringComparison.Ordinal)];
-
-            const int count = 2000;
-            using var http = new HttpClient { BaseAddress = new Uri(baseAddress) };
-            using var gate = new SemaphoreSlim(32);
-            var statuses = await Task.WhenAll(Enumerable.Range(0, count).Select(async i =>
+            finally
             {
-                await gate.WaitAsync();
-                try
-                {
-                    var body = Encoding.UTF8.GetBytes(
-                        "{\"event_id\":\"dh-" + i + "\",\"object_type\":\"email\",\"metric\":\"delivered\",\"timestamp\":1700000000,"
-                        + "\"data\":{\"delivery_id\":\"d" + i + "\",\"identifiers\":{\"id\":\"person-" + (i % 97) + "\"}}}");
-                    var timestamp = WebhookSignature.Timestamp(DateTimeOffset.UtcNow);
-                    using var request = new HttpRequestMessage(HttpMethod.Post, "/webhooks/customerio/acme") { Content = new ByteArrayContent(body) };
-                    request.Headers.Add(WebhookSignature.TimestampHeader, timestamp);
-                    request.Headers.Add(WebhookSignature.SignatureHeader, WebhookSignature.Sign("acme-key"u8, timestamp, body));
-                    using var response = await http.SendAsync(request);
-                    return response.StatusCode;
-                }
-                finally
-                {
-                    gate.Release();
-                }
-            }));
-            Assert.All(statuses, s => Assert.Equal(HttpStatusCode.OK, s));
-
-            var wait = DateTime.UtcNow.AddSeconds(90);
-            while (segment.Delivered.Count() < count && DateTime.UtcNow < wait)
-            {
-                await Task.Delay(200, TestContext.Current.CancellationToken);
+                gate.Release();
             }
+        }));
+        Assert.All(statuses, s => Assert.Equal(HttpStatusCode.OK, s));
 
-            var delivered = segment.Delivered.Select(e => (string)e["messageId"]!).ToList();
-            Assert.Contains(segment.Requests, r => r.Status == 503);
-            Assert.Equal(count, delivered.Distinct().Count());   // none lost
-            Assert.Equal(count, delivered.Count);                 // none delivered twice
-            Assert.All(segment.Requests, r =>
-            {
-                Assert.InRange(r.Events.Count, 1, 2500);
-                Assert.InRange(r.Bytes, 1, 500_000);
-            });
-            Assert.All(segment.Delivered, e => Assert.Equal("Email Delivered", (string?)e["event"]));
-        }
-        finally
+        var wait = DateTime.UtcNow.AddSeconds(90);
+        while (segment.Delivered.Count() < count && DateTime.UtcNow < wait)
         {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync(TestContext.Current.CancellationToken);
+            await Task.Delay(200, TestContext.Current.CancellationToken);
         }
+
+        var delivered = segment.Delivered.Select(e => (string)e["messageId"]!).ToList();
+        Assert.Contains(segment.Requests, r => r.Status == 503);
+        Assert.Equal(count, delivered.Distinct().Count());   // none lost
+        Assert.Equal(count, delivered.Count);                 // none delivered twice
+        Assert.All(segment.Requests, r =>
+        {
+            Assert.InRange(r.Events.Count, 1, 2500);
+            Assert.InRange(r.Bytes, 1, 500_000);
+        });
+        Assert.All(segment.Delivered, e => Assert.Equal("Email Delivered", (string?)e["event"]));
     }
 }

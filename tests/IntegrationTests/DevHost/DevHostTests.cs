@@ -11,52 +11,13 @@ namespace CioSegment.IntegrationTests.DevHost;
 /// The one-command local run, as a user meets it: start the DevHost, run the curl line it prints, see the
 /// event reach the raw topic; the local Segment capture answers like Segment.
 /// </summary>
-public sealed partial class DevHostTests : IAsyncLifetime
+public sealed class DevHostTests : IAsyncLifetime
 {
-    private readonly ConcurrentQueue<string> _output = new();
-    private readonly string _captureDirectory = Path.Combine(Path.GetTempPath(), "ciosegment-devhost-" + Guid.NewGuid().ToString("N"));
-    private Process? _process;
+    private DevHostProcess _host = null!;
 
-    public async ValueTask InitializeAsync()
-    {
-        var dll = Path.Combine(AppContext.BaseDirectory, "CioSegment.DevHost.dll");
-        var start = new ProcessStartInfo("dotnet")
-        {
-            ArgumentList = { dll, "--urls", "http://127.0.0.1:0", $"--CioSegment:DevHost:CaptureDirectory={_captureDirectory}" },
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = AppContext.BaseDirectory,
-        };
-        start.Environment["Logging__Console__FormatterName"] = "simple";
-        _process = Process.Start(start)!;
-        _process.OutputDataReceived += (_, e) => { if (e.Data is not null) _output.Enqueue(e.Data); };
-        _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _output.Enqueue(e.Data); };
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
-        await WaitForLineAsync(l => l.StartsWith("curl ", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
-    }
+    public async ValueTask InitializeAsync() => _host = await DevHostProcess.StartAsync();
 
-    public async ValueTask DisposeAsync()
-    {
-        if (_process is { HasExited: false })
-        {
-            // SIGTERM: a graceful stop, as Ctrl+C or Kubernetes would.
-            Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])?.WaitForExit();
-            if (!_process.WaitForExit(20_000))
-            {
-                _process.Kill(entireProcessTree: true);
-            }
-        }
-
-        _process?.Dispose();
-        if (Directory.Exists(_captureDirectory))
-        {
-            Directory.Delete(_captureDirectory, recursive: true);
-        }
-
-        await Task.CompletedTask;
-    }
+    public ValueTask DisposeAsync() => _host.DisposeAsync();
 
     [Fact]
     public async Task The_printed_curl_line_run_as_printed_returns_200_and_the_event_reaches_the_raw_and_sink_topics()
@@ -66,8 +27,8 @@ public sealed partial class DevHostTests : IAsyncLifetime
             Assert.Skip("curl is not installed, so the printed command cannot be run as printed.");
         }
 
-        var curl = _output.First(l => l.StartsWith("curl ", StringComparison.Ordinal));
-        Assert.Contains(_output, l => l.Contains("embedded development broker", StringComparison.Ordinal) && l.Contains("not for production", StringComparison.Ordinal));
+        var curl = _host.Output.First(l => l.StartsWith("curl ", StringComparison.Ordinal));
+        Assert.Contains(_host.Output, l => l.Contains("embedded development broker", StringComparison.Ordinal) && l.Contains("not for production", StringComparison.Ordinal));
 
         using var shell = Process.Start(new ProcessStartInfo("bash", ["-c", curl]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
         var response = await shell.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
@@ -75,15 +36,15 @@ public sealed partial class DevHostTests : IAsyncLifetime
         Assert.StartsWith("HTTP/1.1 200", response, StringComparison.Ordinal);
         Assert.Contains("\"accepted\"", response, StringComparison.Ordinal);
 
-        var raw = await WaitForLineAsync(l => l.Contains("Raw topic cio.webhooks.raw", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+        var raw = await _host.WaitForLineAsync(l => l.Contains("Raw topic cio.webhooks.raw", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
         Assert.Contains("source demo, person key cool-person", raw, StringComparison.Ordinal);
 
         // ...and the transformer turned it into the track event on the sink topic.
-        var sink = await WaitForLineAsync(l => l.Contains("Sink topic cio.segment.track", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+        var sink = await _host.WaitForLineAsync(l => l.Contains("Sink topic cio.segment.track", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
         Assert.Contains("Email Opened for cool-person", sink, StringComparison.Ordinal);
 
         // The Prometheus scrape shows the pipeline's own metrics.
-        using var client = new HttpClient { BaseAddress = BaseAddress() };
+        using var client = new HttpClient { BaseAddress = _host.BaseAddress };
         var deadline = DateTime.UtcNow.AddSeconds(20);
         string metrics;
         do
@@ -109,7 +70,7 @@ public sealed partial class DevHostTests : IAsyncLifetime
     [Fact]
     public async Task The_local_segment_capture_answers_like_segment_and_records_the_batch()
     {
-        var address = BaseAddress();
+        var address = _host.BaseAddress;
         using var client = new HttpClient { BaseAddress = address };
         var batch = """{"batch":[{"type":"track","event":"Email Opened","userId":"u","messageId":"cio-1"}],"sentAt":"2024-03-01T12:00:00Z"}""";
 
@@ -120,41 +81,11 @@ public sealed partial class DevHostTests : IAsyncLifetime
         request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String("demo-write-key:"u8));
         using var ok = await client.SendAsync(request, TestContext.Current.CancellationToken);
         Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
-        Assert.Equal(batch, (await File.ReadAllLinesAsync(Path.Combine(_captureDirectory, "segment-batches.jsonl"), TestContext.Current.CancellationToken)).Single());
+        Assert.Equal(batch, (await File.ReadAllLinesAsync(Path.Combine(_host.CaptureDirectory, "segment-batches.jsonl"), TestContext.Current.CancellationToken)).Single());
 
         var bad = new HttpRequestMessage(HttpMethod.Post, "/dev/segment/v1/batch") { Content = new StringContent("""{"events":[]}""", Encoding.UTF8, "application/json") };
         bad.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String("demo-write-key:"u8));
         using var badResponse = await client.SendAsync(bad, TestContext.Current.CancellationToken);
         Assert.Equal(HttpStatusCode.BadRequest, badResponse.StatusCode);
     }
-
-    private Uri BaseAddress()
-    {
-        var curl = _output.First(l => l.StartsWith("curl ", StringComparison.Ordinal));
-        return new Uri(UrlPattern().Match(curl).Groups["base"].Value);
-    }
-
-    private async Task<string> WaitForLineAsync(Func<string, bool> match, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
-        {
-            if (_output.FirstOrDefault(match) is { } line)
-            {
-                return line;
-            }
-
-            if (_process!.HasExited)
-            {
-                break;
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException($"The DevHost did not print the expected line within {timeout}. Output:\n{string.Join('\n', _output)}");
-    }
-
-    [GeneratedRegex("'(?<base>http://[^/']+)/webhooks/")]
-    private static partial Regex UrlPattern();
 }

@@ -8,6 +8,8 @@ using System.Text.RegularExpressions;
 using CioSegment.Contracts;
 using CioSegment.IntegrationTests.Publish;
 
+using CioSegment.IntegrationTests.DevHost;
+
 namespace CioSegment.IntegrationTests.Operations;
 
 /// <summary>
@@ -836,92 +838,5 @@ public sealed partial class DashboardMetricsTests
 
         [GeneratedRegex(@"^(?<indent>\s*)(?:(?<dash>-)\s+)?(?<key>[A-Za-z_][A-Za-z0-9_]*):(?:\s+(?<rest>.*))?$")]
         private static partial Regex KeyLine();
-    }
-
-    /// <summary>The DevHost as a separate process, started as <c>DevHostTests</c> starts it.</summary>
-    private sealed partial class DevHostProcess : IAsyncDisposable
-    {
-        private readonly ConcurrentQueue<string> _output = new();
-        private readonly string _captureDirectory = Path.Combine(Path.GetTempPath(), "ciosegment-ops-" + Guid.NewGuid().ToString("N"));
-        private Process? _process;
-
-        public Uri BaseAddress { get; private set; } = null!;
-
-        public static async Task<DevHostProcess> StartAsync(params string[] arguments)
-        {
-            var host = new DevHostProcess();
-            try
-            {
-                await host.StartCoreAsync(arguments);
-                return host;
-            }
-            catch
-            {
-                await host.DisposeAsync();
-                throw;
-            }
-        }
-
-        private async Task StartCoreAsync(string[] arguments)
-        {
-            var dll = Path.Combine(AppContext.BaseDirectory, "CioSegment.DevHost.dll");
-            var start = new ProcessStartInfo("dotnet")
-            {
-                ArgumentList = { dll, "--urls", "http://127.0.0.1:0", $"--CioSegment:DevHost:CaptureDirectory={_captureDirectory}" },
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-                WorkingDirectory = AppContext.BaseDirectory,
-            };
-            foreach (var argument in arguments)
-            {
-                start.ArgumentList.Add(argument);
-            }
-
-            start.Environment["Logging__Console__FormatterName"] = "simple";
-            _process = Process.Start(start)!;
-            _process.OutputDataReceived += (_, e) => { if (e.Data is not null) _output.Enqueue(e.Data); };
-            _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _output.Enqueue(e.Data); };
-            _process.BeginOutputReadLine();
-            _process.BeginErrorReadLine();
-
-            var deadline = DateTime.UtcNow.AddSeconds(60);
-            while (DateTime.UtcNow < deadline && !_process.HasExited)
-            {
-                if (_output.FirstOrDefault(l => l.StartsWith("curl ", StringComparison.Ordinal)) is { } curl)
-                {
-                    BaseAddress = new Uri(UrlPattern().Match(curl).Groups["base"].Value);
-                    return;
-                }
-
-                await Task.Delay(100);
-            }
-
-            throw new TimeoutException($"The DevHost did not print its curl line. Output:\n{string.Join('\n', _output)}");
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            if (_process is { HasExited: false })
-            {
-                // SIGTERM: a graceful stop, as Ctrl+C or Kubernetes would.
-                Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)])?.WaitForExit();
-                if (!_process.WaitForExit(20_000))
-                {
-                    _process.Kill(entireProcessTree: true);
-                }
-            }
-
-            _process?.Dispose();
-            if (Directory.Exists(_captureDirectory))
-            {
-                Directory.Delete(_captureDirectory, recursive: true);
-            }
-
-            await Task.CompletedTask;
-        }
-
-        [GeneratedRegex("'(?<base>http://[^/']+)/webhooks/")]
-        private static partial Regex UrlPattern();
     }
 }
