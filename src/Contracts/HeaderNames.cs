@@ -35,4 +35,10 @@ public static class HeaderNames
 
     /// <summary>Dead letters: offset of the original record.</summary>
     public const string DeadLetterSourceOffset = "cio-dlq-source-offset";
+
+    /// <summary>
+    /// A raw webhook written back from the dead-letter topic (<c>replay</c>): <c>topic/partition/offset</c> of
+    /// the dead letter. The transformer does not drop it as a retry of the event it was dead-lettered as.
+    /// </summary>
+    public const string ReplayedFrom = "cio-replayed-from";
 }

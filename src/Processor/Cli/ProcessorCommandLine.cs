@@ -13,14 +13,15 @@ namespace CioSegment.Processor.Cli;
 /// </summary>
 public static class ProcessorCommandLine
 {
-    private static readonly HashSet<string> Commands = new(StringComparer.Ordinal) { "map", "-h", "--help", "-?" };
+    private static readonly HashSet<string> Commands = new(StringComparer.Ordinal) { "map", "replay", "-h", "--help", "-?" };
 
-    public static RootCommand Create(Func<Stream> stdin, Stream stdout, TextWriter stderr) =>
-        new("CioSegment processor: turns Customer.io reporting webhooks into Segment track calls. "
+    public static RootCommand Create(Func<Stream> stdin, Stream stdout, TextWriter stdoutText, TextWriter stderr) =>
+        new("CioSegment processor: turns Customer.io reporting webhooks into Segment track calls; `map` previews one mapping, `replay` writes dead letters back. "
             + "Without a command it runs the transformer and the Segment publisher, configured by appsettings.json, environment variables "
             + "and --Section:Key=value arguments.")
         {
             MapCommand.Create(stdin, stdout, stderr),
+            ReplayCommand.Create(stdoutText, stderr),
         };
 
     /// <summary>Runs <paramref name="args"/>; returns the exit code.</summary>
@@ -31,7 +32,7 @@ public static class ProcessorCommandLine
             return RunHost(args);
         }
 
-        var parse = Create(stdin, stdout, stderr).Parse(args);
+        var parse = Create(stdin, stdout, stdoutText, stderr).Parse(args);
         return parse.Invoke(new InvocationConfiguration { Output = stdoutText, Error = stderr });
     }
 

@@ -84,10 +84,12 @@ public sealed class WebhookTransformer
             return TransformOutcome.Filtered;
         }
 
-        // Retry dedup: the same event_id (or, without one, the same body) for this source.
+        // Retry dedup: the same event_id (or, without one, the same body) for this source. A dead letter
+        // written back on purpose (replay) is not a retry: it was remembered when it was dead-lettered.
         var eventId = parsed[WebhookField.EventId];
         var eventKey = DedupKey.ForEvent(sourceId, eventId.IsIdentifier ? eventId.Content(body) : body);
-        if (state.Contains(partition, eventKey, nowMs))
+        var replayed = message.Headers.TryGetLastBytes(HeaderNames.ReplayedFrom, out _);
+        if (!replayed && state.Contains(partition, eventKey, nowMs))
         {
             Count(TransformOutcome.Deduplicated, "event_id");
             return TransformOutcome.Deduplicated;
