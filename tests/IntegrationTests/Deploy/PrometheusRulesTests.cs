@@ -65,7 +65,7 @@ public sealed partial class PrometheusRulesTests
         var rules = RuleFile.Parse(await File.ReadAllTextAsync(DeployTools.InRoot(RulesPath), cancel));
         var cases = AlertTestCase.Parse(await File.ReadAllTextAsync(DeployTools.InRoot(RuleTestsPath), cancel));
         var alerts = rules.Select(r => r.Alert!).ToHashSet(StringComparer.Ordinal);
-        Assert.Equal(8, alerts.Count);
+        Assert.NotEmpty(alerts);
         Assert.NotEmpty(cases);
 
         var unknown = cases.Where(c => !alerts.Contains(c.AlertName)).Select(c => $"{c.AlertName} (line {c.Line})").ToList();
