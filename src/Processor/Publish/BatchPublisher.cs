@@ -77,6 +77,18 @@ public sealed class BatchPublisher : IDisposable
         _batches = meter.CreateCounter<long>("cio.publisher.batches", "{batch}", "Batch requests by Segment's answer (status).");
         _retries = meter.CreateCounter<long>("cio.publisher.retries", "{retry}", "Batch requests retried.");
         _deadLettered = meter.CreateCounter<long>("cio.publisher.dead_lettered", "{event}", "Events Segment rejected, parked in the dead-letter topic.");
+
+        // Series the alerts watch start at 0, so that their first increment after a start counts in increase().
+        _retries.Add(0);
+        foreach (var reason in (string[])["segment_rejected", "unknown_source", "invalid_sink_record"])
+        {
+            _deadLettered.Add(0, new KeyValuePair<string, object?>("reason", reason));
+        }
+
+        foreach (var status in (int[])[200, 400, 401, 403, 429, 500, 503])
+        {
+            _batches.Add(0, new KeyValuePair<string, object?>("http.response.status_code", status));
+        }
         _fill = meter.CreateHistogram(
             "cio.publisher.batch.fill",
             "1",

@@ -60,6 +60,7 @@ public sealed class TransformerLoop : IDisposable
         _exactlyOnce = options.ProcessingGuarantee == ProcessingGuarantee.ExactlyOnce;
         _commits = meter.CreateCounter<long>("cio.transformer.commits", "{commit}", "Transactions (or offset commits) that succeeded.");
         _aborts = meter.CreateCounter<long>("cio.transformer.aborts", "{abort}", "Transactions aborted and rewound.");
+        _aborts.Add(0);   // present from the start, so that the first abort counts in increase()
         meter.CreateObservableGauge("cio.transformer.dedup_keys", () => _state.Count, "{key}", "Dedup keys held in memory.");
         _producer = StartProducer();
     }
