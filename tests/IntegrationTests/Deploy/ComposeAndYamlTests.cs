@@ -11,7 +11,7 @@ public sealed class ComposeAndYamlTests
     public async Task Docker_compose_file_is_valid()
     {
         var compose = DeployTools.RequireDockerCompose();
-        Assert.True(File.Exists(DeployTools.InRoot("docker-compose.yml")), "docker-compose.yml is missing at the repository root " + DeployTools.Root);
+        Assert.True(File.Exists(RepositoryPaths.InRoot("docker-compose.yml")), "docker-compose.yml is missing at the repository root " + RepositoryPaths.Root);
 
         // config -q parses, interpolates and validates the file against the Compose schema; it needs no Docker engine.
         var run = await DeployTools.RunAsync(compose, ["-f", "docker-compose.yml", "config", "-q"]);
@@ -23,9 +23,9 @@ public sealed class ComposeAndYamlTests
     public async Task Compose_files_pass_yamllint()
     {
         var yamllint = DeployTools.RequireYamllint();
-        Assert.True(File.Exists(DeployTools.InRoot("docker-compose.yml")), "docker-compose.yml is missing at the repository root " + DeployTools.Root);
+        Assert.True(File.Exists(RepositoryPaths.InRoot("docker-compose.yml")), "docker-compose.yml is missing at the repository root " + RepositoryPaths.Root);
         var paths = new List<string> { "docker-compose.yml" };
-        if (Directory.Exists(DeployTools.InRoot("deploy/compose")))
+        if (Directory.Exists(RepositoryPaths.InRoot("deploy/compose")))
         {
             paths.Add("deploy/compose");
         }

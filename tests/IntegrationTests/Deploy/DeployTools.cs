@@ -42,14 +42,10 @@ internal static class DeployTools
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(90);
     private static readonly ConcurrentDictionary<string, Lazy<Task<ChartRender>>> Renders = new(StringComparer.Ordinal);
 
-    public static string Root { get; } = FindRoot();
-
-    public static string InRoot(string relative) => Path.Combine(Root, relative.Replace('/', Path.DirectorySeparatorChar));
-
     /// <summary>The helm binary, or skips the test.</summary>
     public static string RequireHelm()
     {
-        var local = InRoot("deploy/tools/bin/helm");
+        var local = RepositoryPaths.InRoot("deploy/tools/bin/helm");
         if (File.Exists(local))
         {
             return local;
@@ -61,7 +57,7 @@ internal static class DeployTools
     /// <summary>The promtool binary (the one deploy/tools/install.sh extracted, else one on PATH), or skips the test.</summary>
     public static string RequirePromtool()
     {
-        var local = InRoot("deploy/tools/bin/promtool");
+        var local = RepositoryPaths.InRoot("deploy/tools/bin/promtool");
         if (File.Exists(local))
         {
             return local;
@@ -74,7 +70,7 @@ internal static class DeployTools
     public static string RequireNodeWithModels()
     {
         var node = FindOnPath("node") ?? SkipMissing("node", "the machine's Node.js; then bash deploy/tools/install.sh");
-        if (!Directory.Exists(InRoot("deploy/tools/node_modules/kubernetes-models")) || !Directory.Exists(InRoot("deploy/tools/node_modules/yaml")))
+        if (!Directory.Exists(RepositoryPaths.InRoot("deploy/tools/node_modules/kubernetes-models")) || !Directory.Exists(RepositoryPaths.InRoot("deploy/tools/node_modules/yaml")))
         {
             SkipMissing("kubernetes-models", "bash deploy/tools/install.sh (npm ci in deploy/tools)");
         }
@@ -96,7 +92,7 @@ internal static class DeployTools
             RedirectStandardError = true,
             RedirectStandardInput = stdin is not null,
             UseShellExecute = false,
-            WorkingDirectory = workingDirectory ?? Root,
+            WorkingDirectory = workingDirectory ?? RepositoryPaths.Root,
         };
         foreach (var arg in args)
         {
@@ -157,7 +153,7 @@ internal static class DeployTools
         var json = Path.Combine(Path.GetTempPath(), $"ciosegment-render-{Guid.NewGuid():N}.json");
         try
         {
-            var validation = await RunAsync(node, [InRoot("deploy/tools/validate-manifests.mjs"), "-", "--json", json], stdin: run.Stdout);
+            var validation = await RunAsync(node, [RepositoryPaths.InRoot("deploy/tools/validate-manifests.mjs"), "-", "--json", json], stdin: run.Stdout);
             var objects = File.Exists(json)
                 ? JsonNode.Parse(await File.ReadAllTextAsync(json, Encoding.UTF8))!.AsArray().Select(n => n!.AsObject()).ToList()
                 : [];
@@ -187,16 +183,5 @@ internal static class DeployTools
     {
         Assert.Skip($"{tool} is not installed; .ci/run installs it ({install})");
         return tool; // not reached: Assert.Skip throws
-    }
-
-    private static string FindRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "CioSegment.sln")))
-        {
-            dir = dir.Parent;
-        }
-
-        return dir?.FullName ?? throw new InvalidOperationException("CioSegment.sln not found above " + AppContext.BaseDirectory);
     }
 }

@@ -67,7 +67,7 @@ public sealed class HelmChartTests
               name: removed-api
             """;
 
-        var run = await DeployTools.RunAsync(node, [DeployTools.InRoot("deploy/tools/validate-manifests.mjs")], stdin: manifests);
+        var run = await DeployTools.RunAsync(node, [RepositoryPaths.InRoot("deploy/tools/validate-manifests.mjs")], stdin: manifests);
 
         Assert.Equal(1, run.ExitCode);
         Assert.Contains("FAIL apps/v1 Deployment no-selector", run.Stdout, StringComparison.Ordinal);
@@ -276,7 +276,7 @@ public sealed class HelmChartTests
         var copy = Directory.CreateTempSubdirectory("ciosegment-chart-").FullName;
         try
         {
-            CopyDirectory(DeployTools.InRoot(DeployTools.ChartPath), copy, skip: "files");
+            CopyDirectory(RepositoryPaths.InRoot(DeployTools.ChartPath), copy, skip: "files");
 
             var run = await DeployTools.RunAsync(helm, ["template", "cio", copy, "--set", set]);
 
@@ -294,7 +294,7 @@ public sealed class HelmChartTests
     {
         var node = DeployTools.RequireNodeWithModels();
 
-        var run = await DeployTools.RunAsync(node, [DeployTools.InRoot("deploy/tools/check-values-doc.mjs"), DeployTools.InRoot(DeployTools.ChartPath + "/values.yaml")]);
+        var run = await DeployTools.RunAsync(node, [RepositoryPaths.InRoot("deploy/tools/check-values-doc.mjs"), RepositoryPaths.InRoot(DeployTools.ChartPath + "/values.yaml")]);
 
         Assert.True(run.Succeeded, run.ToString());
     }

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using CioSegment.IntegrationTests.Operations;
 using RuleFile = CioSegment.IntegrationTests.Operations.DashboardMetricsTests.RuleFile;
 
 namespace CioSegment.IntegrationTests.Deploy;
@@ -12,9 +13,9 @@ namespace CioSegment.IntegrationTests.Deploy;
 /// </summary>
 public sealed partial class PrometheusRulesTests
 {
-    private const string RulesPath = "deploy/helm/ciosegment/files/alerts/ciosegment-rules.yaml";
+    private const string RulesPath = DashboardMetricsTests.RulesPath;
     private const string RuleTestsPath = "deploy/prometheus/ciosegment-rules.test.yaml";
-    private const string DashboardPath = "deploy/helm/ciosegment/files/dashboards/ciosegment.json";
+    private const string DashboardPath = DashboardMetricsTests.DashboardPath;
 
     /// <summary>Grafana's built-in variables, as a dashboard query would see them over a one-hour range.</summary>
     private static readonly Dictionary<string, string> BuiltInVariables = new(StringComparer.Ordinal)
@@ -31,7 +32,7 @@ public sealed partial class PrometheusRulesTests
     public async Task Alert_rule_file_passes_promtool_check_rules()
     {
         var promtool = DeployTools.RequirePromtool();
-        var rules = RuleFile.Parse(await File.ReadAllTextAsync(DeployTools.InRoot(RulesPath), TestContext.Current.CancellationToken));
+        var rules = RuleFile.Parse(await File.ReadAllTextAsync(RepositoryPaths.InRoot(RulesPath), TestContext.Current.CancellationToken));
 
         var run = await DeployTools.RunAsync(promtool, ["check", "rules", RulesPath]);
 
@@ -62,8 +63,8 @@ public sealed partial class PrometheusRulesTests
     public async Task Every_alert_rule_has_unit_tests_where_it_fires_and_where_it_does_not()
     {
         var cancel = TestContext.Current.CancellationToken;
-        var rules = RuleFile.Parse(await File.ReadAllTextAsync(DeployTools.InRoot(RulesPath), cancel));
-        var cases = AlertTestCase.Parse(await File.ReadAllTextAsync(DeployTools.InRoot(RuleTestsPath), cancel));
+        var rules = RuleFile.Parse(await File.ReadAllTextAsync(RepositoryPaths.InRoot(RulesPath), cancel));
+        var cases = AlertTestCase.Parse(await File.ReadAllTextAsync(RepositoryPaths.InRoot(RuleTestsPath), cancel));
         var alerts = rules.Select(r => r.Alert!).ToHashSet(StringComparer.Ordinal);
         Assert.NotEmpty(alerts);
         Assert.NotEmpty(cases);
@@ -154,7 +155,7 @@ public sealed partial class PrometheusRulesTests
     public async Task Every_dashboard_query_is_valid_promql()
     {
         var promtool = DeployTools.RequirePromtool();
-        var queries = DashboardQueries(await File.ReadAllTextAsync(DeployTools.InRoot(DashboardPath), TestContext.Current.CancellationToken));
+        var queries = DashboardQueries(await File.ReadAllTextAsync(RepositoryPaths.InRoot(DashboardPath), TestContext.Current.CancellationToken));
         Assert.True(queries.Count >= 40, $"only {queries.Count} queries found in {DashboardPath}");
 
         var failures = await InvalidQueriesAsync(promtool, queries);
@@ -187,7 +188,7 @@ public sealed partial class PrometheusRulesTests
     [Fact]
     public void Grafana_variables_are_replaced_by_the_dashboards_defaults()
     {
-        var queries = DashboardQueries(File.ReadAllText(DeployTools.InRoot(DashboardPath)));
+        var queries = DashboardQueries(File.ReadAllText(RepositoryPaths.InRoot(DashboardPath)));
 
         Assert.All(queries, q => Assert.DoesNotContain("$", q.Expr, StringComparison.Ordinal));
         Assert.Contains(queries, q => q.Original.Contains("$__rate_interval", StringComparison.Ordinal) && q.Expr.Contains("[5m]", StringComparison.Ordinal));
@@ -224,7 +225,7 @@ public sealed partial class PrometheusRulesTests
         }
 
         var queries = new List<DashboardQuery>();
-        foreach (var panel in Panels(root))
+        foreach (var panel in DashboardMetricsTests.Panels(root))
         {
             if (!panel.TryGetProperty("targets", out var targets))
             {
@@ -317,24 +318,6 @@ public sealed partial class PrometheusRulesTests
         finally
         {
             File.Delete(file);
-        }
-    }
-
-    /// <summary>Every panel, rows' nested panels included.</summary>
-    private static IEnumerable<JsonElement> Panels(JsonElement container)
-    {
-        if (!container.TryGetProperty("panels", out var panels))
-        {
-            yield break;
-        }
-
-        foreach (var panel in panels.EnumerateArray())
-        {
-            yield return panel;
-            foreach (var nested in Panels(panel))
-            {
-                yield return nested;
-            }
         }
     }
 

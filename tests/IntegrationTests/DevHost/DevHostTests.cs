@@ -27,7 +27,7 @@ public sealed class DevHostTests : IAsyncLifetime
             Assert.Skip("curl is not installed, so the printed command cannot be run as printed.");
         }
 
-        var curl = _host.Output.First(l => l.StartsWith("curl ", StringComparison.Ordinal));
+        var curl = _host.CurlLine;
         Assert.Contains(_host.Output, l => l.Contains("embedded development broker", StringComparison.Ordinal) && l.Contains("not for production", StringComparison.Ordinal));
 
         using var shell = Process.Start(new ProcessStartInfo("bash", ["-c", curl]) { RedirectStandardOutput = true, RedirectStandardError = true })!;

@@ -14,7 +14,7 @@ public sealed class IngestProcessTests(KafkaFixture kafka)
     {
         var topic = kafka.UniqueName("raw");
         await kafka.CreateTopicAsync(topic, 2);
-        var port = FreePort();
+        var port = RepositoryPaths.FreeLoopbackPort();
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory };
         foreach (var a in new[]
         {
@@ -108,14 +108,5 @@ public sealed class IngestProcessTests(KafkaFixture kafka)
                 await process.WaitForExitAsync(TestContext.Current.CancellationToken);
             }
         }
-    }
-
-    private static int FreePort()
-    {
-        var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 }

@@ -18,8 +18,8 @@ namespace CioSegment.IntegrationTests.Operations;
 /// </summary>
 public sealed partial class DashboardMetricsTests
 {
-    private const string DashboardPath = "deploy/helm/ciosegment/files/dashboards/ciosegment.json";
-    private const string RulesPath = "deploy/helm/ciosegment/files/alerts/ciosegment-rules.yaml";
+    internal const string DashboardPath = "deploy/helm/ciosegment/files/dashboards/ciosegment.json";
+    internal const string RulesPath = "deploy/helm/ciosegment/files/alerts/ciosegment-rules.yaml";
     private const string RunbookPath = "docs/operations.md";
 
     /// <summary>Not ours: exported by kafka_exporter (docker-compose, cluster) or made up by Prometheus itself.</summary>
@@ -193,7 +193,7 @@ public sealed partial class DashboardMetricsTests
     [Fact]
     public void The_dashboard_is_well_formed()
     {
-        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(RepositoryRoot(), DashboardPath)));
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(RepositoryPaths.Root, DashboardPath)));
         var root = doc.RootElement;
         Assert.Equal("ciosegment", root.GetProperty("uid").GetString());
         Assert.Equal("CioSegment pipeline", root.GetProperty("title").GetString());
@@ -209,7 +209,7 @@ public sealed partial class DashboardMetricsTests
         Assert.Equal(panels.Count, panels.Select(p => p.GetProperty("id").GetInt32()).Distinct().Count());
         var rows = panels.Where(p => p.GetProperty("type").GetString() == "row").Select(p => p.GetProperty("title").GetString()!).ToList();
         Assert.Equal(["Overview", "Ingest", "Transformer", "Publisher", "Kafka", "Runtime"], rows);
-        var runbook = File.ReadAllText(Path.Combine(RepositoryRoot(), RunbookPath));
+        var runbook = File.ReadAllText(Path.Combine(RepositoryPaths.Root, RunbookPath));
         foreach (var panel in panels)
         {
             var title = panel.GetProperty("title").GetString();
@@ -235,7 +235,7 @@ public sealed partial class DashboardMetricsTests
     [Fact]
     public void Every_alert_rule_is_complete_and_its_runbook_section_exists()
     {
-        var root = RepositoryRoot();
+        var root = RepositoryPaths.Root;
         var yaml = File.ReadAllText(Path.Combine(root, RulesPath));
         Assert.DoesNotContain("\t", yaml, StringComparison.Ordinal);
         var topLevel = yaml.Split('\n').Where(l => l.Length > 0 && !char.IsWhiteSpace(l[0]) && !l.StartsWith('#')).ToList();
@@ -283,7 +283,7 @@ public sealed partial class DashboardMetricsTests
     /// <summary>Metric name → where it is used (dashboard panel titles, alert names).</summary>
     private static Dictionary<string, SortedSet<string>> UsedMetrics()
     {
-        var root = RepositoryRoot();
+        var root = RepositoryPaths.Root;
         var used = new Dictionary<string, SortedSet<string>>(StringComparer.Ordinal);
         void Add(string expr, string where)
         {
@@ -319,7 +319,7 @@ public sealed partial class DashboardMetricsTests
     }
 
     /// <summary>Every panel, rows' nested panels included.</summary>
-    private static IEnumerable<JsonElement> Panels(JsonElement container)
+    internal static IEnumerable<JsonElement> Panels(JsonElement container)
     {
         if (!container.TryGetProperty("panels", out var panels))
         {
@@ -350,7 +350,7 @@ public sealed partial class DashboardMetricsTests
 
     private static string SourceText()
     {
-        var src = Path.Combine(RepositoryRoot(), "src");
+        var src = Path.Combine(RepositoryPaths.Root, "src");
         return string.Join('\n', Directory.EnumerateFiles(src, "*.cs", SearchOption.AllDirectories)
             .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal)
                 && !f.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
@@ -376,17 +376,6 @@ public sealed partial class DashboardMetricsTests
             .Select(l => l.TrimStart('#').Trim().ToLowerInvariant())
             .Select(h => new string(h.Where(c => char.IsLetterOrDigit(c) || c is ' ' or '-' or '_').ToArray()).Replace(' ', '-'))
             .ToHashSet(StringComparer.Ordinal);
-
-    private static string RepositoryRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "CioSegment.sln")))
-        {
-            dir = dir.Parent;
-        }
-
-        return dir?.FullName ?? throw new InvalidOperationException("CioSegment.sln not found above " + AppContext.BaseDirectory);
-    }
 
     [GeneratedRegex(@"\[[^\]]*\]")]
     private static partial Regex RangePattern();

@@ -15,7 +15,7 @@ public sealed class PeerBatchFormatTests
     [Fact]
     public async Task Auth_envelope_and_event_shape_match_segments_own_client()
     {
-        var root = RepositoryRoot();
+        var root = RepositoryPaths.Root;
         var script = Path.Combine(root, "tests", "peers", "send-with-analytics-node.js");
         if (!Directory.Exists(Path.Combine(root, "tests", "peers", "node_modules", "@segment", "analytics-node")))
         {
@@ -52,16 +52,5 @@ public sealed class PeerBatchFormatTests
 
         Assert.Equal((string?)theirEvent["type"], (string?)ourEvent["type"]);
         Assert.Equal(DateTimeOffset.Parse((string)theirEvent["timestamp"]!, System.Globalization.CultureInfo.InvariantCulture), DateTimeOffset.Parse((string)ourEvent["timestamp"]!, System.Globalization.CultureInfo.InvariantCulture));
-    }
-
-    private static string RepositoryRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "CioSegment.sln")))
-        {
-            dir = dir.Parent;
-        }
-
-        return dir!.FullName;
     }
 }

@@ -10,7 +10,7 @@ public sealed class ProcessorProcessTests(KafkaFixture kafka)
     public async Task The_standalone_processor_serves_health_and_prometheus_metrics()
     {
         await using var harness = await TransformerHarness.CreateAsync(kafka);
-        var port = FreePort();
+        var port = RepositoryPaths.FreeLoopbackPort();
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory };
         foreach (var a in new[]
         {
@@ -65,14 +65,5 @@ public sealed class ProcessorProcessTests(KafkaFixture kafka)
             process.Kill(entireProcessTree: true);
             await process.WaitForExitAsync(TestContext.Current.CancellationToken);
         }
-    }
-
-    private static int FreePort()
-    {
-        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 }

@@ -10,8 +10,7 @@ public sealed class TransformerTests(KafkaFixture kafka)
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
-    private static readonly JsonObject SeedWebhooks = JsonNode.Parse(File.ReadAllText(Path.Combine(
-        AppContext.BaseDirectory, "..", "..", "..", "..", "UnitTests", "Golden", "seed-webhooks.json")))!.AsObject();
+    private static readonly JsonObject SeedWebhooks = JsonNode.Parse(File.ReadAllText(RepositoryPaths.InRoot("tests/UnitTests/Golden/seed-webhooks.json")))!.AsObject();
 
     private static string Webhook(string eventId, string person, string metric = "opened", string deliveryId = "d1") =>
         "{\"event_id\":\"" + eventId + "\",\"object_type\":\"email\",\"metric\":\"" + metric + "\",\"timestamp\":1623848646,"
