@@ -18,6 +18,9 @@ public static class HeaderNames
     /// <summary>W3C trace state of the producing span, when there is one.</summary>
     public const string TraceState = "tracestate";
 
+    /// <summary>What every dead-letter header name starts with.</summary>
+    public const string DeadLetterPrefix = "cio-dlq-";
+
     /// <summary>Dead letters: machine-readable reason, for example <c>missing_field:object_type</c>.</summary>
     public const string DeadLetterReason = "cio-dlq-reason";
 
@@ -35,6 +38,9 @@ public static class HeaderNames
 
     /// <summary>Dead letters: offset of the original record.</summary>
     public const string DeadLetterSourceOffset = "cio-dlq-source-offset";
+
+    /// <summary>Dead letters: set when the record was too large for Kafka and was parked without its body (the why).</summary>
+    public const string DeadLetterBodyOmitted = "cio-dlq-body-omitted";
 
     /// <summary>
     /// A raw webhook written back from the dead-letter topic (<c>replay</c>): <c>topic/partition/offset</c> of

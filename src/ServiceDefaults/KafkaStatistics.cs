@@ -183,24 +183,18 @@ public static class KafkaStatistics
         }
     }
 
-    private static IEnumerable<Measurement<double>> ObserveRtt()
-    {
-        foreach (var client in Current())
-        {
-            foreach (var broker in client.Brokers)
-            {
-                yield return new Measurement<double>(broker.RttSeconds, Tag("client_id", client.ClientId), Tag("client", client.Name), Tag("broker", broker.Name));
-            }
-        }
-    }
+    private static IEnumerable<Measurement<double>> ObserveRtt() => PerBroker(b => b.RttSeconds);
 
-    private static IEnumerable<Measurement<long>> ObserveErrors()
+    private static IEnumerable<Measurement<long>> ObserveErrors() => PerBroker(b => b.RequestErrors);
+
+    private static IEnumerable<Measurement<T>> PerBroker<T>(Func<BrokerStatistics, T> value)
+        where T : struct
     {
         foreach (var client in Current())
         {
             foreach (var broker in client.Brokers)
             {
-                yield return new Measurement<long>(broker.RequestErrors, Tag("client_id", client.ClientId), Tag("client", client.Name), Tag("broker", broker.Name));
+                yield return new Measurement<T>(value(broker), Tag("client_id", client.ClientId), Tag("client", client.Name), Tag("broker", broker.Name));
             }
         }
     }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Text;
+using CioSegment.Contracts;
 using Confluent.Kafka;
 
 namespace CioSegment.ServiceDefaults;
@@ -14,9 +15,6 @@ namespace CioSegment.ServiceDefaults;
 public static class MessagingTelemetry
 {
     public const string System = "kafka";
-
-    /// <summary>W3C trace context header, as written by the ingest and carried through every topic.</summary>
-    public const string TraceParentHeader = "traceparent";
 
     public static readonly Meter Meter = new("CioSegment.Messaging");
 
@@ -61,7 +59,7 @@ public static class MessagingTelemetry
     public static ActivityContext TraceContext(Headers? headers)
     {
         if (headers is not null
-            && headers.TryGetLastBytes(TraceParentHeader, out var bytes)
+            && headers.TryGetLastBytes(HeaderNames.TraceParent, out var bytes)
             && bytes is { Length: 55 }
             && ActivityContext.TryParse(Encoding.ASCII.GetString(bytes), null, isRemote: true, out var context))
         {
@@ -84,15 +82,9 @@ public static class MessagingTelemetry
         }
 
         var producer = TraceContext(record.Message.Headers);
-        var links = producer == default ? null : new[] { new ActivityLink(producer) };
-        var activity = source.StartActivity(ActivityKind.Consumer, producer, tags: null, links, startTime: default, name: "process " + record.Topic);
+        var activity = StartProcess(source, record.Topic, group, producer, producer == default ? null : [new ActivityLink(producer)]);
         if (activity is { IsAllDataRequested: true })
         {
-            activity.SetTag("messaging.system", System);
-            activity.SetTag("messaging.operation.type", "process");
-            activity.SetTag("messaging.operation.name", "process");
-            activity.SetTag("messaging.destination.name", record.Topic);
-            activity.SetTag("messaging.consumer.group.name", group);
             activity.SetTag("messaging.destination.partition.id", record.Partition.Value.ToString(global::System.Globalization.CultureInfo.InvariantCulture));
             activity.SetTag("messaging.kafka.offset", record.Offset.Value);
             activity.SetTag("messaging.message.body.size", record.Message.Value?.Length ?? 0);
@@ -128,7 +120,18 @@ public static class MessagingTelemetry
             }
         }
 
-        var activity = source.StartActivity(ActivityKind.Consumer, parentContext: default, tags: null, links, startTime: default, name: "process " + topic);
+        var activity = StartProcess(source, topic, group, parent: default, links);
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag("messaging.batch.message_count", count);
+        }
+
+        return activity;
+    }
+
+    private static Activity? StartProcess(ActivitySource source, string topic, string group, ActivityContext parent, IEnumerable<ActivityLink>? links)
+    {
+        var activity = source.StartActivity(ActivityKind.Consumer, parent, tags: null, links, startTime: default, name: "process " + topic);
         if (activity is { IsAllDataRequested: true })
         {
             activity.SetTag("messaging.system", System);
@@ -136,7 +139,6 @@ public static class MessagingTelemetry
             activity.SetTag("messaging.operation.name", "process");
             activity.SetTag("messaging.destination.name", topic);
             activity.SetTag("messaging.consumer.group.name", group);
-            activity.SetTag("messaging.batch.message_count", count);
         }
 
         return activity;
@@ -150,11 +152,11 @@ public static class MessagingTelemetry
     {
         if (Activity.Current is { IdFormat: ActivityIdFormat.W3C, Id: { Length: 55 } id })
         {
-            to.Add(TraceParentHeader, Encoding.ASCII.GetBytes(id));
+            to.Add(HeaderNames.TraceParent, Encoding.ASCII.GetBytes(id));
         }
-        else if (from.TryGetLastBytes(TraceParentHeader, out var incoming))
+        else if (from.TryGetLastBytes(HeaderNames.TraceParent, out var incoming))
         {
-            to.Add(TraceParentHeader, incoming);
+            to.Add(HeaderNames.TraceParent, incoming);
         }
     }
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using CioSegment.Contracts;
+using CioSegment.Processor.Transform;
 using CioSegment.ServiceDefaults;
 using Confluent.Kafka;
 
@@ -114,7 +115,7 @@ public static class DeadLetterReplay
             read++;
             var headers = record.Message.Headers ?? [];
             var stage = Text(headers, HeaderNames.DeadLetterStage);
-            if (stage is not null && stage != "transform")
+            if (stage is not null && stage != WebhookTransformer.Stage)
             {
                 throw new InvalidOperationException(
                     $"{request.From} holds dead letters of the '{stage}' stage ({record.TopicPartitionOffset}); only the transformer's dead letters (raw webhooks) can be replayed to {request.To}.");
@@ -130,7 +131,7 @@ public static class DeadLetterReplay
 
             matched++;
             byReason[reason] = byReason.GetValueOrDefault(reason) + 1;
-            if (record.Message.Value is null || headers.TryGetLastBytes("cio-dlq-body-omitted", out _))
+            if (record.Message.Value is null || headers.TryGetLastBytes(HeaderNames.DeadLetterBodyOmitted, out _))
             {
                 omitted++;
                 log.WriteLine($"skipped {record.TopicPartitionOffset}: parked without its body (it was too large for Kafka)");
@@ -145,7 +146,7 @@ public static class DeadLetterReplay
             var replay = new Headers();
             foreach (var header in headers)
             {
-                if (!header.Key.StartsWith("cio-dlq-", StringComparison.Ordinal) && header.Key != HeaderNames.ReplayedFrom)
+                if (!header.Key.StartsWith(HeaderNames.DeadLetterPrefix, StringComparison.Ordinal) && header.Key != HeaderNames.ReplayedFrom)
                 {
                     replay.Add(header.Key, header.GetValueBytes());
                 }

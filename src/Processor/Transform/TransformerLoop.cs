@@ -259,7 +259,7 @@ public sealed class TransformerLoop : IDisposable
                 // record (topic, partition and offset headers), rather than stopping the pipeline.
                 _logger.LogError("A dead letter of {Bytes} bytes is too large for Kafka; parking it without its body.", message.Value.Length);
                 message = new Message<byte[]?, byte[]?> { Key = message.Key, Value = null, Headers = message.Headers };
-                message.Headers.Add("cio-dlq-body-omitted", System.Text.Encoding.UTF8.GetBytes(e.Error.Reason));
+                message.Headers.Add(Contracts.HeaderNames.DeadLetterBodyOmitted, System.Text.Encoding.UTF8.GetBytes(e.Error.Reason));
             }
         }
     }
