@@ -38,9 +38,12 @@ public sealed class ProcessorProcessTests(KafkaFixture kafka)
         try
         {
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            // The transformer and the publisher create their instruments on their own threads once the host
+            // has started, so /health/live can answer before they exist: scrape until both stages show.
             string? metrics = null;
             var deadline = DateTime.UtcNow.AddSeconds(60);
-            while (metrics is null && DateTime.UtcNow < deadline && !process.HasExited)
+            while (DateTime.UtcNow < deadline && !process.HasExited
+                && !(metrics is not null && metrics.Contains("cio_transformer_dedup_keys", StringComparison.Ordinal) && metrics.Contains("cio_publisher_buffered", StringComparison.Ordinal)))
             {
                 try
                 {
@@ -52,8 +55,9 @@ public sealed class ProcessorProcessTests(KafkaFixture kafka)
                 }
                 catch (HttpRequestException)
                 {
-                    await Task.Delay(200, TestContext.Current.CancellationToken);
                 }
+
+                await Task.Delay(200, TestContext.Current.CancellationToken);
             }
 
             Assert.True(metrics is not null, "the processor did not answer: " + (process.HasExited ? await process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken) : "still starting"));
