@@ -5,7 +5,8 @@ namespace CioSegment.Mapping;
 /// <summary>
 /// Segment event names: <c>&lt;Channel&gt; &lt;Metric&gt;</c> (docs/mapping.md, "Event name"). Known
 /// channels and metrics have fixed spellings; any other word is written in Title Case, so unknown
-/// combinations still get a sensible name and are never rejected.
+/// combinations still get a sensible name and are never rejected. A <c>cio_</c> prefix on a metric
+/// (<c>cio_subscription_preferences_changed</c>) is Customer.io's marker, not part of the name.
 /// </summary>
 public static class EventNames
 {
@@ -37,6 +38,15 @@ public static class EventNames
         return Encoding.UTF8.GetString(buffer[..n]);
     }
 
+    /// <summary>
+    /// The metric without Customer.io's <c>cio_</c> prefix (ASCII case-insensitive), which is not part of
+    /// the event's name; the metric itself when it has no such prefix or nothing follows it.
+    /// </summary>
+    public static ReadOnlySpan<byte> WithoutCioPrefix(ReadOnlySpan<byte> metric) =>
+        metric.Length > CioPrefix.Length && Ascii.EqualsIgnoreCase(metric[..CioPrefix.Length], CioPrefix) ? metric[CioPrefix.Length..] : metric;
+
+    private static ReadOnlySpan<byte> CioPrefix => "cio_"u8;
+
     private static int WriteChannel(ReadOnlySpan<byte> objectType, Span<byte> d)
     {
         ReadOnlySpan<byte> known =
@@ -60,6 +70,7 @@ public static class EventNames
 
     private static int WriteMetric(ReadOnlySpan<byte> metric, Span<byte> d)
     {
+        metric = WithoutCioPrefix(metric);
         ReadOnlySpan<byte> known =
             Ascii.EqualsIgnoreCase(metric, "clicked"u8) ? "Link Clicked"u8
             : Ascii.EqualsIgnoreCase(metric, "spammed"u8) ? "Marked as Spam"u8

@@ -52,11 +52,17 @@ public readonly record struct MapResult
     /// <summary>The webhook's timestamp was missing or invalid, so the received time was used.</summary>
     public bool UsedReceivedTime { get; private init; }
 
+    /// <summary>
+    /// The event was over Segment's per-event limit with its <c>properties.content</c>, so it was written
+    /// with <c>"content": null, "content_omitted": "event_too_large"</c> instead (docs/mapping.md, "Errors").
+    /// </summary>
+    public bool ContentOmitted { get; private init; }
+
     /// <summary>Bytes of track JSON written to the output.</summary>
     public int BytesWritten { get; private init; }
 
-    internal static MapResult Mapped(int bytes, bool usedReceivedTime) =>
-        new() { Outcome = MapOutcome.Mapped, BytesWritten = bytes, UsedReceivedTime = usedReceivedTime };
+    internal static MapResult Mapped(int bytes, bool usedReceivedTime, bool contentOmitted) =>
+        new() { Outcome = MapOutcome.Mapped, BytesWritten = bytes, UsedReceivedTime = usedReceivedTime, ContentOmitted = contentOmitted };
 
     internal static MapResult Skipped(SkipReason reason) => new() { Outcome = MapOutcome.Skipped, SkipReason = reason };
 

@@ -17,7 +17,10 @@ namespace CioSegment.Mapping;
 /// </summary>
 public sealed class SegmentTrackMapper
 {
-    /// <summary>Segment's per-event limit (32 KB). A larger event is a failure with reason <c>event_too_large</c>.</summary>
+    /// <summary>
+    /// Segment's per-event limit (32 KB). An event over it is sent without its <c>properties.content</c>
+    /// (<c>"content_omitted": "event_too_large"</c>); one still over it fails with reason <c>event_too_large</c>.
+    /// </summary>
     public const int MaxEventBytes = 32 * 1024;
 
     // Constant parts of the event, written as raw UTF-8 JSON.
@@ -47,7 +50,12 @@ public sealed class SegmentTrackMapper
 
     private static ReadOnlySpan<byte> SendBackOn => ""","integrations":{"Customer.io":true},"properties":{"""u8;
 
+    private static ReadOnlySpan<byte> ContentOmittedValue => "null,\"content_omitted\":\"event_too_large\""u8;
+
     private readonly TrackJsonBuffer _json = new();
+
+    // The unescaped text of a JSON-string data.content (subscription preferences), reused between events.
+    private byte[] _unescaped = new byte[1024];
     private readonly byte[] _eventName = new byte[EventNames.MaxNameBytes];
     private readonly byte[] _messageId = new byte[MessageIds.MaxLength + 2];
     private int _eventNameLength;
@@ -80,15 +88,17 @@ public sealed class SegmentTrackMapper
 
         // object_type and metric: required, non-empty strings of sane length.
         Span<byte> objectType = stackalloc byte[EventNames.MaxPartBytes];
-        Span<byte> metric = stackalloc byte[EventNames.MaxPartBytes];
+        Span<byte> metricText = stackalloc byte[EventNames.MaxPartBytes];
         if (!TryReadPart(body, webhook[WebhookField.ObjectType], "object_type", objectType, out var objectTypeLength, out var error)
-            || !TryReadPart(body, webhook[WebhookField.Metric], "metric", metric, out var metricLength, out error))
+            || !TryReadPart(body, webhook[WebhookField.Metric], "metric", metricText, out var metricLength, out error))
         {
             return MapResult.Failed(error);
         }
 
         objectType = objectType[..objectTypeLength];
-        metric = metric[..metricLength];
+
+        // Customer.io's "cio_" prefix is not part of the metric's meaning (name, filters, rules below).
+        var metric = EventNames.WithoutCioPrefix(metricText[..metricLength]);
 
         var data = webhook[WebhookField.Data];
         if (!data.HasValue)
@@ -101,7 +111,7 @@ public sealed class SegmentTrackMapper
             return MapResult.Failed(MapError.Invalid("data", $"must be an object, not a {ReportingWebhookParser.Describe(data.Kind)}."));
         }
 
-        var nameLength = EventNames.Write(objectType, metric, _eventName);
+        var nameLength = EventNames.Write(objectType, metricText[..metricLength], _eventName);
         if (nameLength == 0)
         {
             return MapResult.Failed(objectTypeLength == 0 || !HasWord(objectType)
@@ -109,7 +119,7 @@ public sealed class SegmentTrackMapper
                 : MapError.Invalid("metric", "has no word to name the event after."));
         }
 
-        if (!settings.EnabledEvents.IsEnabled(objectType, metric))
+        if (!settings.EnabledEvents.IsEnabled(objectType, metricText[..metricLength]))
         {
             return MapResult.Skipped(SkipReason.EventNotEnabled);
         }
@@ -147,23 +157,53 @@ public sealed class SegmentTrackMapper
         }
 
         _eventNameLength = nameLength;
+        var kind = isEmail ? Channel.Email
+            : Ascii.EqualsIgnoreCase(objectType, "sms"u8) ? Channel.Sms
+            : Ascii.EqualsIgnoreCase(objectType, "customer"u8) && Ascii.EqualsIgnoreCase(metric, "subscription_preferences_changed"u8) ? Channel.Preferences
+            : Channel.Other;
         _json.Clear();
-        WriteTrack(body, in webhook, settings, personId, email, cioId, eventMillis, isEmail, Ascii.EqualsIgnoreCase(objectType, "sms"u8), metric);
+        var wroteContent = WriteTrack(body, in webhook, settings, personId, email, cioId, eventMillis, kind, metric, omitContent: false);
 
-        var json = _json.Written;
-        if (json.Length > MaxEventBytes)
+        // Over Segment's limit: marketing emails are routinely larger than 32 KB, so the event goes without
+        // its body rather than not at all. Only an event still over the limit is a dead letter.
+        var contentOmitted = false;
+        if (_json.Written.Length > MaxEventBytes && wroteContent)
         {
-            return MapResult.Failed(new MapError(
-                DeadLetterReasons.EventTooLarge,
-                $"The track event is {json.Length} bytes; Segment accepts at most {MaxEventBytes} bytes per event."));
+            var withContent = _json.Written.Length;
+            _json.Clear();
+            WriteTrack(body, in webhook, settings, personId, email, cioId, eventMillis, kind, metric, omitContent: true);
+            contentOmitted = true;
+            if (_json.Written.Length > MaxEventBytes)
+            {
+                return TooLarge($"The track event is {withContent} bytes, and {_json.Written.Length} without properties.content; Segment accepts at most {MaxEventBytes} bytes per event.");
+            }
+        }
+        else if (_json.Written.Length > MaxEventBytes)
+        {
+            return TooLarge($"The track event is {_json.Written.Length} bytes; Segment accepts at most {MaxEventBytes} bytes per event.");
         }
 
+        var json = _json.Written;
         json.CopyTo(output.GetSpan(json.Length));
         output.Advance(json.Length);
-        return MapResult.Mapped(json.Length, usedReceivedTime);
+        return MapResult.Mapped(json.Length, usedReceivedTime, contentOmitted);
     }
 
-    private void WriteTrack(
+    private static MapResult TooLarge(string detail) => MapResult.Failed(new MapError(DeadLetterReasons.EventTooLarge, detail));
+
+    /// <summary>What decides the shape of <c>properties.content</c>.</summary>
+    private enum Channel
+    {
+        Other,
+        Email,
+        Sms,
+
+        /// <summary><c>customer</c> / <c>(cio_)subscription_preferences_changed</c>: data.content is the payload.</summary>
+        Preferences,
+    }
+
+    /// <summary>Writes the whole event; returns whether it wrote a non-null <c>properties.content</c>.</summary>
+    private bool WriteTrack(
         ReadOnlySpan<byte> body,
         in ParsedWebhook webhook,
         SourceSettings settings,
@@ -171,9 +211,9 @@ public sealed class SegmentTrackMapper
         JsonSlice email,
         JsonSlice cioId,
         long eventMillis,
-        bool isEmail,
-        bool isSms,
-        ReadOnlySpan<byte> metric)
+        Channel kind,
+        ReadOnlySpan<byte> metric,
+        bool omitContent)
     {
         // Every value is either a constant or a JSON value copied as it arrived (already validated by
         // the parser), so the event is assembled from raw bytes; only the event name needs escaping.
@@ -252,13 +292,20 @@ public sealed class SegmentTrackMapper
         }
 
         // Body content: only on sent events with the setting on. Email and SMS always carry the key.
+        // Subscription preferences are the event's payload, not a message body: always sent.
         var content = webhook[WebhookField.Content];
-        if (settings.BodyContent && content.HasValue && Ascii.EqualsIgnoreCase(metric, "sent"u8))
+        var wroteContent = false;
+        if (kind == Channel.Preferences)
+        {
+            wroteContent = WritePreferences(body, content, ref first, omitContent);
+        }
+        else if (settings.BodyContent && content.HasValue && Ascii.EqualsIgnoreCase(metric, "sent"u8))
         {
             Member(ref first, "content"u8);
-            o.Append(content.Raw(body));
+            o.Append(omitContent ? ContentOmittedValue : content.Raw(body));
+            wroteContent = true;
         }
-        else if (isEmail || isSms)
+        else if (kind is Channel.Email or Channel.Sms)
         {
             Member(ref first, "content"u8);
             o.Append("null"u8);
@@ -301,7 +348,85 @@ public sealed class SegmentTrackMapper
         }
 
         o.Append("}}"u8);
+        return wroteContent;
     }
+
+    /// <summary>
+    /// <c>properties.preferences</c>: data.content when it is a JSON object, or a JSON string whose text is
+    /// one JSON object (as Customer.io sends it); any other value stays a string in <c>properties.content</c>.
+    /// Returns whether it wrote a non-null <c>properties.content</c>.
+    /// </summary>
+    private bool WritePreferences(ReadOnlySpan<byte> body, JsonSlice content, ref bool first, bool omitContent)
+    {
+        if (!content.HasValue)
+        {
+            return false;
+        }
+
+        if (content.Kind == JsonTokenType.StartObject)
+        {
+            Member(ref first, "preferences"u8);
+            _json.Append(content.Raw(body));
+            return false;
+        }
+
+        if (content.Kind == JsonTokenType.String && TryUnescapeObject(body, content, out var start, out var length))
+        {
+            Member(ref first, "preferences"u8);
+            _json.Append(_unescaped.AsSpan(start, length));
+            return false;
+        }
+
+        Member(ref first, "content"u8);
+        _json.Append(omitContent ? ContentOmittedValue : content.Raw(body));
+        return true;
+    }
+
+    /// <summary>
+    /// Unescapes a JSON string into <see cref="_unescaped"/>; true when its text is exactly one JSON object
+    /// (whitespace around it allowed), which then sits at <paramref name="start"/>, <paramref name="length"/> bytes.
+    /// </summary>
+    private bool TryUnescapeObject(ReadOnlySpan<byte> body, JsonSlice text, out int start, out int length)
+    {
+        start = 0;
+        length = 0;
+        if (_unescaped.Length < text.Length)
+        {
+            _unescaped = new byte[Math.Max(text.Length, _unescaped.Length * 2)];
+        }
+
+        if (!text.TryCopyText(body, _unescaped, out var written))
+        {
+            return false;
+        }
+
+        var inner = new Utf8JsonReader(_unescaped.AsSpan(0, written), InnerReaderOptions);
+        try
+        {
+            if (!inner.Read() || inner.TokenType != JsonTokenType.StartObject)
+            {
+                return false;
+            }
+
+            start = (int)inner.TokenStartIndex;
+            inner.Skip();
+            length = (int)inner.BytesConsumed - start;
+
+            // Anything but whitespace after the object throws here.
+            return !inner.Read();
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    private static readonly JsonReaderOptions InnerReaderOptions = new()
+    {
+        MaxDepth = ReportingWebhookParser.MaxDepth,
+        CommentHandling = JsonCommentHandling.Disallow,
+        AllowTrailingCommas = false,
+    };
 
     /// <summary>Writes <c>,"name":</c> (no comma before the first member of an object).</summary>
     private void Member(ref bool first, ReadOnlySpan<byte> name)

@@ -13,6 +13,7 @@ public class CatalogueTests
         { "customer", "subscribed", "Customer Subscribed" },
         { "customer", "unsubscribed", "Customer Unsubscribed" },
         { "customer", "subscription_preferences_changed", "Customer Subscription Preferences Changed" },
+        { "customer", "cio_subscription_preferences_changed", "Customer Subscription Preferences Changed" },
         { "email", "drafted", "Email Drafted" },
         { "email", "attempted", "Email Attempted" },
         { "email", "sent", "Email Sent" },
@@ -107,8 +108,15 @@ public class CatalogueTests
             Assert.Equal("mailbox full", (string?)properties["failure_message"]);
 
             // Content: a body only on sent events with the setting on; the key always on email and sms.
+            // Subscription preferences are the event's payload, sent whatever the setting; "the body" is
+            // not a JSON object, so it stays a string in content.
             var carriesBody = bodyContent && metric == "sent";
-            if (carriesBody)
+            if (metric.EndsWith("subscription_preferences_changed", StringComparison.Ordinal))
+            {
+                Assert.Equal("the body", (string?)properties["content"]);
+                Assert.False(properties.ContainsKey("preferences"));
+            }
+            else if (carriesBody)
             {
                 Assert.Equal("the body", (string?)properties["content"]);
             }
@@ -142,6 +150,11 @@ public class CatalogueTests
     [InlineData("email", "Clicked", "Email Link Clicked")]
     [InlineData("push", "spammed", "Push Marked as Spam")]
     [InlineData("customer", "subscription_preferences_changed", "Customer Subscription Preferences Changed")]
+    [InlineData("customer", "cio_subscription_preferences_changed", "Customer Subscription Preferences Changed")]
+    [InlineData("email", "cio_clicked", "Email Link Clicked")]
+    [InlineData("email", "CIO_opened", "Email Opened")]
+    [InlineData("email", "cio_", "Email Cio")]
+    [InlineData("email", "cio_cio_opened", "Email Cio Opened")]
     [InlineData("x__y_", "a__b", "X Y A B")]
     [InlineData("caf\u00e9_chat", "sent", "Caf\u00e9 Chat Sent")]
     public void Unknown_and_oddly_cased_events_follow_the_naming_rule(string objectType, string metric, string expectedName)

@@ -67,17 +67,109 @@ public class MapErrorTests
     }
 
     [Fact]
-    public void A_track_event_over_32_KB_is_event_too_large_and_nothing_is_written()
+    public void A_track_event_over_32_KB_with_content_is_sent_without_it()
     {
         var body = Mapping.Webhook("email", "sent", d => d["content"] = new string('x', SegmentTrackMapper.MaxEventBytes)).ToJsonString();
-        var output = new System.Buffers.ArrayBufferWriter<byte>();
-        var result = new SegmentTrackMapper().Map(Encoding.UTF8.GetBytes(body), CioSegment.Mapping.Settings.SourceSettings.ForMapping(bodyContent: true), Mapping.ReceivedAt, output);
-        Assert.Equal(MapOutcome.Failed, result.Outcome);
-        Assert.Equal(DeadLetterReasons.EventTooLarge, result.Error!.Value.Reason);
-        Assert.Equal(0, output.WrittenCount);
+        var (result, track) = Mapping.Map(body, CioSegment.Mapping.Settings.SourceSettings.ForMapping(bodyContent: true));
 
-        // The same webhook without body content fits.
-        Assert.Equal(MapOutcome.Mapped, Mapping.Map(body).Result.Outcome);
+        Assert.Equal(MapOutcome.Mapped, result.Outcome);
+        Assert.True(result.ContentOmitted);
+        Assert.True(result.BytesWritten <= SegmentTrackMapper.MaxEventBytes);
+        var properties = track!["properties"]!.AsObject();
+        Assert.True(properties.ContainsKey("content"));
+        Assert.Null(properties["content"]);
+        Assert.Equal("event_too_large", (string?)properties["content_omitted"]);
+
+        // Everything else is what the event is without body content, plus the marker.
+        var (plain, plainTrack) = Mapping.Map(body);
+        Assert.False(plain.ContentOmitted);
+        properties.Remove("content_omitted");
+        Assert.True(System.Text.Json.Nodes.JsonNode.DeepEquals(plainTrack, track), $"{plainTrack}\n{track}");
+    }
+
+    [Fact]
+    public void The_large_html_example_is_sent_without_its_body()
+    {
+        var body = File.ReadAllBytes(RepositoryPaths.InRoot("examples/webhooks/email-sent-large-html.json"));
+        Assert.True(body.Length > 40_000);
+        var (result, track) = Mapping.Map(body, CioSegment.Mapping.Settings.SourceSettings.ForMapping(bodyContent: true));
+        Assert.Equal(MapOutcome.Mapped, result.Outcome);
+        Assert.True(result.ContentOmitted);
+        Assert.Equal("Email Sent", (string?)track!["event"]);
+        Assert.Null(track["properties"]!["content"]);
+        Assert.Equal("event_too_large", (string?)track["properties"]!["content_omitted"]);
+        Assert.Equal("Spring sale: 40 picks for you", (string?)track["properties"]!["subject"]);
+    }
+
+    [Fact]
+    public void Without_body_content_a_large_body_is_never_sent_so_nothing_is_omitted()
+    {
+        var body = Mapping.Webhook("email", "sent", d => d["content"] = new string('x', 2 * SegmentTrackMapper.MaxEventBytes)).ToJsonString();
+        var (result, track) = Mapping.Map(body);
+        Assert.Equal(MapOutcome.Mapped, result.Outcome);
+        Assert.False(result.ContentOmitted);
+        Assert.False(track!["properties"]!.AsObject().ContainsKey("content_omitted"));
+    }
+
+    [Fact]
+    public void A_track_event_still_over_32_KB_without_content_is_event_too_large_and_nothing_is_written()
+    {
+        foreach (var withContent in new[] { false, true })
+        {
+            var body = Mapping.Webhook("email", "sent", d =>
+            {
+                d["subject"] = new string('s', SegmentTrackMapper.MaxEventBytes);
+                if (withContent)
+                {
+                    d["content"] = new string('x', SegmentTrackMapper.MaxEventBytes);
+                }
+            }).ToJsonString();
+            var output = new System.Buffers.ArrayBufferWriter<byte>();
+            var result = new SegmentTrackMapper().Map(Encoding.UTF8.GetBytes(body), CioSegment.Mapping.Settings.SourceSettings.ForMapping(bodyContent: true), Mapping.ReceivedAt, output);
+            Assert.Equal(MapOutcome.Failed, result.Outcome);
+            Assert.Equal(DeadLetterReasons.EventTooLarge, result.Error!.Value.Reason);
+            Assert.Contains(withContent ? "without properties.content" : "bytes; Segment accepts at most 32768", result.Error.Value.Detail, StringComparison.Ordinal);
+            Assert.Equal(0, output.WrittenCount);
+        }
+    }
+
+    [Fact]
+    public void Preferences_are_not_a_message_body_so_oversize_preferences_are_event_too_large()
+    {
+        // A preferences object over the limit cannot be dropped (it is the event); a non-object string in
+        // content can, as any content.
+        var topics = new System.Text.Json.Nodes.JsonObject();
+        for (var i = 0; i < 2500; i++)
+        {
+            topics["topic_" + i] = true;
+        }
+
+        string Body(string content) => """{"event_id":"e1","object_type":"customer","metric":"cio_subscription_preferences_changed","timestamp":1713358800,"data":{"identifiers":{"id":"p"},"content":CONTENT}}"""
+            .Replace("CONTENT", System.Text.Json.JsonSerializer.Serialize(content), StringComparison.Ordinal);
+
+        var large = new System.Text.Json.Nodes.JsonObject { ["topics"] = topics }.ToJsonString();
+        Assert.True(large.Length > SegmentTrackMapper.MaxEventBytes);
+        Assert.Equal(DeadLetterReasons.EventTooLarge, Mapping.Failure(Body(large)).Reason);
+
+        var (result, track) = Mapping.Map(Body("not an object " + new string('x', SegmentTrackMapper.MaxEventBytes)));
+        Assert.Equal(MapOutcome.Mapped, result.Outcome);
+        Assert.True(result.ContentOmitted);
+        Assert.Null(track!["properties"]!["content"]);
+        Assert.Equal("event_too_large", (string?)track["properties"]!["content_omitted"]);
+    }
+
+    [Fact]
+    public void After_an_omission_the_same_mapper_sends_content_again()
+    {
+        var mapper = new SegmentTrackMapper();
+        var settings = CioSegment.Mapping.Settings.SourceSettings.ForMapping(bodyContent: true);
+        var large = Encoding.UTF8.GetBytes(Mapping.Webhook("email", "sent", d => d["content"] = new string('x', SegmentTrackMapper.MaxEventBytes)).ToJsonString());
+        var small = Encoding.UTF8.GetBytes(Mapping.Webhook("email", "sent", d => d["content"] = "<p>hi</p>").ToJsonString());
+        Assert.True(mapper.MapToString(large, settings, Mapping.ReceivedAt).Result.ContentOmitted);
+        var (result, json) = mapper.MapToString(small, settings, Mapping.ReceivedAt);
+        Assert.False(result.ContentOmitted);
+        Assert.Equal("<p>hi</p>", (string?)System.Text.Json.Nodes.JsonNode.Parse(json!)!["properties"]!["content"]);
+        Assert.DoesNotContain("content_omitted", json, StringComparison.Ordinal);
     }
 
     [Fact]

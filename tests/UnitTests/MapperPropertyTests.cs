@@ -32,7 +32,7 @@ public class MapperPropertyTests
         "delivery_id", "action_id", "campaign_id", "journey_id", "failure_message", "x", "", "\u00e9", "a\"b",
     ];
 
-    private static readonly string[] Words = ["email", "sms", "push", "sent", "clicked", "opened", "in_app", "_", "", "1623848646", "a@b.c", "\u00e9\u4e2d", "\\", "\"", "\u0000", "\ud83d\ude00"];
+    private static readonly string[] Words = ["email", "sms", "push", "sent", "clicked", "opened", "in_app", "customer", "cio_subscription_preferences_changed", "cio_", "_", "", "1623848646", "a@b.c", "\u00e9\u4e2d", "\\", "\"", "\u0000", "\ud83d\ude00"];
 
     [Fact]
     public void Arbitrary_bytes_never_throw()
@@ -104,6 +104,57 @@ public class MapperPropertyTests
             from escape in Gen.Elements(escapes)
             select valid.Insert(at, escape);
         Prop.ForAll(splices.ToArbitrary(), body => Outcome(Encoding.UTF8.GetBytes(body))).Check(Runs);
+    }
+
+    [Fact]
+    public void Preferences_are_the_parsed_object_exactly_when_the_string_is_one_json_object()
+    {
+        // data.content: a JSON document written as a string (mostly objects), or any string at all, with
+        // escapes spliced in; the property compares the event with an independent parse of that string.
+        string[] escapes = [@"\ud800", @"\u00e9", "\\\"", "\\\\", @"\n", " ", "}", "{"];
+        var contents = Gen.OneOf(
+            Object(depth: 3).Select(o => o.ToJsonString()),
+            Json(depth: 3).Select(n => n?.ToJsonString() ?? "null"),
+            ArbMap.Default.GeneratorFor<string>().Select(t => t ?? ""),
+            from o in Object(depth: 2)
+            from at in Gen.Choose(0, 1000)
+            from escape in Gen.Elements(escapes)
+            let text = o.ToJsonString()
+            select text.Insert(at % (text.Length + 1), escape));
+        Prop.ForAll(contents.ToArbitrary(), content =>
+        {
+            var body = new JsonObject
+            {
+                ["event_id"] = "e1",
+                ["object_type"] = "customer",
+                ["metric"] = "cio_subscription_preferences_changed",
+                ["data"] = new JsonObject { ["identifiers"] = new JsonObject { ["id"] = "p" }, ["content"] = content },
+            }.ToJsonString();
+            if (!Outcome(Encoding.UTF8.GetBytes(body)))
+            {
+                return false;
+            }
+
+            // Raw text, not strings: lone-surrogate escapes are valid JSON but not valid UTF-16 strings.
+            var (_, json) = new SegmentTrackMapper().MapToString(Encoding.UTF8.GetBytes(body), SourceSettings.ForMapping(), Mapping.ReceivedAt);
+            using var track = JsonDocument.Parse(json!);
+            using var webhook = JsonDocument.Parse(body);
+            var properties = track.RootElement.GetProperty("properties");
+            bool isObject;
+            try
+            {
+                using var parsed = JsonDocument.Parse(content);
+                isObject = parsed.RootElement.ValueKind == JsonValueKind.Object;
+            }
+            catch (JsonException)
+            {
+                isObject = false;
+            }
+
+            return isObject
+                ? properties.TryGetProperty("preferences", out var preferences) && preferences.GetRawText() == content.Trim(' ', '\t', '\n', '\r') && !properties.TryGetProperty("content", out _)
+                : properties.TryGetProperty("content", out var text) && text.GetRawText() == webhook.RootElement.GetProperty("data").GetProperty("content").GetRawText() && !properties.TryGetProperty("preferences", out _);
+        }).Check(Runs);
     }
 
     private static bool Outcome(byte[] body, int[]? counts = null)

@@ -129,6 +129,13 @@ public class SettingsTests
     [InlineData("email.opened", "email", "Opened", true)]
     [InlineData("email.opened", "email", "opened_twice", false)]
     [InlineData("*.*", "a", "b", true)]
+    [InlineData("customer.subscription_preferences_changed", "customer", "cio_subscription_preferences_changed", true)]
+    [InlineData("customer.cio_subscription_preferences_changed", "customer", "subscription_preferences_changed", true)]
+    [InlineData("customer.cio_subscription_preferences_changed", "customer", "CIO_subscription_preferences_changed", true)]
+    [InlineData("customer.subscription_preferences_changed", "customer", "subscribed", false)]
+    [InlineData("customer.*", "customer", "cio_subscription_preferences_changed", true)]
+    [InlineData("*.subscription_preferences_changed", "customer", "cio_subscription_preferences_changed", true)]
+    [InlineData("email.cio_", "email", "cio_", true)]
     public void Enabled_events_match_patterns_with_wildcards(string pattern, string objectType, string metric, bool expected)
     {
         var enabled = EnabledEvents.Parse([pattern], "x", []);

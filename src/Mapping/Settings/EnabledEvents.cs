@@ -4,7 +4,9 @@ namespace CioSegment.Mapping.Settings;
 
 /// <summary>
 /// The seed's "enable the events you want to send": a list of <c>object_type.metric</c> patterns where
-/// either side may be <c>*</c>, or a lone <c>*</c> for everything. Matching is ASCII case-insensitive.
+/// either side may be <c>*</c>, or a lone <c>*</c> for everything. Matching is ASCII case-insensitive, and
+/// a metric's <c>cio_</c> prefix is ignored on both sides, so <c>customer.subscription_preferences_changed</c>
+/// and <c>customer.cio_subscription_preferences_changed</c> name the same event (docs/mapping.md).
 /// </summary>
 public sealed class EnabledEvents
 {
@@ -65,7 +67,7 @@ public sealed class EnabledEvents
             var metric = entry[(dot + 1)..];
             patterns[i] = new Pattern(
                 objectType == "*" ? null : Encoding.UTF8.GetBytes(objectType),
-                metric == "*" ? null : Encoding.UTF8.GetBytes(metric));
+                metric == "*" ? null : EventNames.WithoutCioPrefix(Encoding.UTF8.GetBytes(metric)).ToArray());
         }
 
         return ok ? new EnabledEvents(patterns, entries.ToArray()) : null;
@@ -79,6 +81,7 @@ public sealed class EnabledEvents
             return true;
         }
 
+        metric = EventNames.WithoutCioPrefix(metric);
         foreach (var p in _patterns)
         {
             if ((p.ObjectType is null || Ascii.EqualsIgnoreCase(p.ObjectType, objectType))

@@ -24,8 +24,8 @@ public enum TransformOutcome
 }
 
 /// <summary>
-/// One raw webhook record in, zero or more records out (docs/mapping.md and the order: source
-/// lookup, settings filter, dedup, map). Pure apart from the dedup state it is given: the consumer loop
+/// One raw webhook record in, zero or more records out, in this order (docs/mapping.md): source lookup,
+/// parse, settings filter, retry dedup, map, send-frequency dedup. Pure apart from the dedup state it is given: the consumer loop
 /// decides when the outputs and the state become durable.
 /// </summary>
 public sealed class WebhookTransformer
@@ -38,6 +38,7 @@ public sealed class WebhookTransformer
     private readonly SegmentTrackMapper _mapper = new();
     private readonly ArrayBufferWriter<byte> _track = new(8192);
     private readonly Counter<long> _events;
+    private readonly Counter<long> _contentOmitted;
     private readonly long _dedupHorizonMs;
     private readonly long _firstHorizonMs;
 
@@ -49,6 +50,7 @@ public sealed class WebhookTransformer
         _dedupHorizonMs = (long)options.DedupHorizon.TotalMilliseconds;
         _firstHorizonMs = (long)options.FirstOccurrenceHorizon.TotalMilliseconds;
         _events = meter.CreateCounter<long>("cio.transformer.events", "{event}", "Raw webhooks by outcome (mapped, filtered, deduplicated, dead_lettered) and reason.");
+        _contentOmitted = meter.CreateCounter<long>("cio.transformer.content_omitted", "{event}", "Track events sent without properties.content because with it they were over Segment's 32 KB limit, by source.");
     }
 
     public TransformOutcome Process(ConsumeResult<byte[]?, byte[]> record, DedupStore state, List<OutboundRecord> output)
@@ -137,6 +139,11 @@ public sealed class WebhookTransformer
         }
 
         Count(TransformOutcome.Mapped, result.UsedReceivedTime ? "timestamp_from_received_at" : "ok");
+        if (result.ContentOmitted)
+        {
+            _contentOmitted.Add(1, new KeyValuePair<string, object?>("source", sourceId));
+        }
+
         return TransformOutcome.Mapped;
     }
 

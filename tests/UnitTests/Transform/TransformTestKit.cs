@@ -32,8 +32,8 @@ internal static class TransformTestKit
         }),
     ]);
 
-    public static WebhookTransformer Transformer(SourceCatalog? sources = null, TransformerOptions? options = null) =>
-        new(sources ?? Sources(), options ?? Options, new AvroBinarySerializer(), new Meter("test-" + Guid.NewGuid()));
+    public static WebhookTransformer Transformer(SourceCatalog? sources = null, TransformerOptions? options = null, Meter? meter = null) =>
+        new(sources ?? Sources(), options ?? Options, new AvroBinarySerializer(), meter ?? new Meter("test-" + Guid.NewGuid()));
 
     public static ConsumeResult<byte[]?, byte[]> Record(string body, int partition = 0, long offset = 0, string? source = "acme", string key = "cool-person")
     {

@@ -123,13 +123,46 @@ public class WebhookTransformerTests
     }
 
     [Fact]
-    public void Events_over_segments_32_KB_limit_are_dead_letters()
+    public void Events_over_segments_32_KB_limit_go_without_their_content_and_are_counted()
     {
         var sources = new SourceCatalog([SourceSettings.Create("acme", new SourceOptions { WebhookSigningKey = "k", WriteKey = "w", BodyContent = "true" })]);
+        var meter = new System.Diagnostics.Metrics.Meter("test-" + Guid.NewGuid());
+        var omitted = new List<(long Value, string? Source)>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (ReferenceEquals(instrument.Meter, meter) && instrument.Name == "cio.transformer.content_omitted")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            string? source = null;
+            foreach (var tag in tags)
+            {
+                source = tag.Key == "source" ? tag.Value as string : source;
+            }
+
+            omitted.Add((value, source));
+        });
+        listener.Start();
+        var transformer = Transformer(sources, meter: meter);
+
         var body = Mapping.Webhook("email", "sent", d => d["content"] = new string('x', 40_000)).ToJsonString();
         var output = new List<OutboundRecord>();
-        Assert.Equal(TransformOutcome.DeadLettered, Transformer(sources).Process(Record(body), new DedupStore(), output));
+        Assert.Equal(TransformOutcome.Mapped, transformer.Process(Record(body), new DedupStore(), output));
+        var track = JsonNode.Parse(ReadSink(Assert.Single(output, o => o.Topic == "sink").Value!).TrackJson)!;
+        Assert.Null(track["properties"]!["content"]);
+        Assert.Equal("event_too_large", (string?)track["properties"]!["content_omitted"]);
+        Assert.Equal([(1L, "acme")], omitted);
+
+        // An event over the limit even without content is a dead letter, and not counted as an omission.
+        var tooLarge = Mapping.Webhook("email", "sent", d => d["subject"] = new string('s', 40_000)).ToJsonString();
+        output.Clear();
+        Assert.Equal(TransformOutcome.DeadLettered, transformer.Process(Record(tooLarge, offset: 1), new DedupStore(), output));
         Assert.Equal("event_too_large", Assert.Single(output, o => o.Topic == "dlq").Header(HeaderNames.DeadLetterReason));
+        Assert.Single(omitted);
     }
 
     [Fact]
