@@ -6,7 +6,7 @@ namespace CioSegment.Benchmarks;
 
 /// <summary>
 /// A deterministic, realistic mix of Customer.io reporting webhooks (UTF-8 JSON bodies), shaped after
-/// /work/shared/docs/domain.md and the seed's examples: mostly email, then push, sms, in-app, webhook,
+/// Customer.io's event catalogue and the example webhooks in examples/webhooks: mostly email, then push, sms, in-app, webhook,
 /// slack and customer events; ids as numbers in some payloads and strings in others; about one person
 /// in ten without an id; clicked events with href and link_id; some sent events with a body.
 /// </summary>
