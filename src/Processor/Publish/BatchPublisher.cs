@@ -322,8 +322,10 @@ public sealed class BatchPublisher : IDisposable
 
     private async Task SendSplittingAsync(SourceSettings source, List<PendingEvent> batch, List<PendingEvent> settled)
     {
+        // Each attempt of this batch tells Segment how many came before it (X-Retry-Count); split halves are new batches.
+        var retry = 0;
         var response = await _retry.ExecuteAsync(
-            async token => await _client.SendAsync(source, batch, _options.RequestTimeout, token).ConfigureAwait(false),
+            async token => await _client.SendAsync(source, batch, retry++, _options.RequestTimeout, token).ConfigureAwait(false),
             _abandon.Token).ConfigureAwait(false);
         _batches.Add(1, new KeyValuePair<string, object?>("http.response.status_code", response.Status));
         if (response.Verdict == BatchVerdict.Accepted)

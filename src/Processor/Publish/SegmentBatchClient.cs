@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
+using System.Reflection;
 using System.Text;
 using CioSegment.Mapping.Settings;
 
@@ -34,11 +35,18 @@ public readonly record struct BatchResponse(BatchVerdict Verdict, int Status, Ti
 
 /// <summary>
 /// POSTs <c>{endpoint}/v1/batch</c> with <c>{"batch":[...],"sentAt":"..."}</c>, built from the events'
-/// pre-serialized JSON without re-serializing them, HTTP Basic auth with the source's write key.
+/// pre-serialized JSON without re-serializing them, HTTP Basic auth with the source's write key, and the
+/// headers Segment's own client (@segment/analytics-node) sends: <c>User-Agent</c>, and <c>X-Retry-Count</c>
+/// on retries.
 /// </summary>
 public sealed class SegmentBatchClient(HttpClient http, ISegmentEndpoints endpoints, TimeProvider time)
 {
     public const string ClientName = "segment";
+
+    public const string RetryCountHeader = "X-Retry-Count";
+
+    /// <summary><c>ciosegment/{version}</c>: the processor's informational version without SourceLink's <c>+commit</c>, else its assembly version.</summary>
+    public static string UserAgent { get; } = "ciosegment/" + Version(typeof(SegmentBatchClient).Assembly);
 
     private static ReadOnlySpan<byte> Head => "{\"batch\":["u8;
 
@@ -72,7 +80,8 @@ public sealed class SegmentBatchClient(HttpClient http, ISegmentEndpoints endpoi
         return n == body.Length ? body : body.AsSpan(0, n).ToArray();
     }
 
-    public async Task<BatchResponse> SendAsync(SourceSettings source, IReadOnlyList<PendingEvent> events, TimeSpan timeout, CancellationToken cancel)
+    /// <param name="retry">How many times this same batch was sent before: 0 on the first attempt, sent as <c>X-Retry-Count</c> when above 0.</param>
+    public async Task<BatchResponse> SendAsync(SourceSettings source, IReadOnlyList<PendingEvent> events, int retry, TimeSpan timeout, CancellationToken cancel)
     {
         var endpoint = new Uri(endpoints.For(source).ToString().TrimEnd('/') + "/v1/batch");
         using var request = new HttpRequestMessage(HttpMethod.Post, endpoint)
@@ -81,6 +90,11 @@ public sealed class SegmentBatchClient(HttpClient http, ISegmentEndpoints endpoi
         };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(source.WriteKey!.Reveal() + ":")));
+        request.Headers.TryAddWithoutValidation("User-Agent", UserAgent);
+        if (retry > 0)
+        {
+            request.Headers.TryAddWithoutValidation(RetryCountHeader, retry.ToString(CultureInfo.InvariantCulture));
+        }
 
         using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         timeoutSource.CancelAfter(timeout);
@@ -113,6 +127,11 @@ public sealed class SegmentBatchClient(HttpClient http, ISegmentEndpoints endpoi
             return new BatchResponse(BatchVerdict.Retry, 0, null, "connection error: " + e.Message);
         }
     }
+
+    private static string Version(Assembly assembly) =>
+        assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion is { Length: > 0 } informational
+            ? informational.Split('+')[0]
+            : assembly.GetName().Version?.ToString() ?? "unknown";
 
     private static async Task<string> ReadDetailAsync(HttpResponseMessage response, CancellationToken cancel)
     {

@@ -44,7 +44,8 @@ internal sealed class FakeSegment : IAsyncDisposable
             using var reader = new StreamReader(context.Request.Body);
             var text = await reader.ReadToEndAsync();
             var body = JsonNode.Parse(text)!.AsObject();
-            var request = new Request(DateTimeOffset.UtcNow, context.Request.Headers.Authorization.ToString(), text.Length, body, body["batch"]!.AsArray().Select(e => e!.AsObject()).ToList());
+            var headers = context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
+            var request = new Request(DateTimeOffset.UtcNow, context.Request.Method, context.Request.Path + context.Request.QueryString, headers, text.Length, body, body["batch"]!.AsArray().Select(e => e!.AsObject()).ToList());
             var (status, retryAfter) = await self!.Answer(request);
             request.Status = status;
             self.Requests.Enqueue(request);
@@ -68,11 +69,19 @@ internal sealed class FakeSegment : IAsyncDisposable
         await _app.DisposeAsync();
     }
 
-    internal sealed class Request(DateTimeOffset at, string authorization, int bytes, JsonObject body, List<JsonObject> events)
+    internal sealed class Request(DateTimeOffset at, string method, string path, IReadOnlyDictionary<string, string> headers, int bytes, JsonObject body, List<JsonObject> events)
     {
         public DateTimeOffset At { get; } = at;
 
-        public string Authorization { get; } = authorization;
+        public string Method { get; } = method;
+
+        /// <summary>Path and query string.</summary>
+        public string Path { get; } = path;
+
+        /// <summary>Every request header, names case-insensitive, repeated values comma-joined.</summary>
+        public IReadOnlyDictionary<string, string> Headers { get; } = headers;
+
+        public string Authorization => Headers.GetValueOrDefault("Authorization", "");
 
         public int Bytes { get; } = bytes;
 
