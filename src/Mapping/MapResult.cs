@@ -54,7 +54,7 @@ public readonly record struct MapResult
 
     /// <summary>
     /// The event was over Segment's per-event limit with its <c>properties.content</c>, so it was written
-    /// with <c>"content": null, "content_omitted": "event_too_large"</c> instead (docs/mapping.md, "Errors").
+    /// with <c>"content": null, "content_omitted": "event_too_large"</c> instead (docs/mapping.md, "Segment's 32 KB limit").
     /// </summary>
     public bool ContentOmitted { get; private init; }
 

@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 namespace CioSegment.Mapping;
 
 /// <summary>
-/// Deterministic Segment messageIds (docs/mapping.md, "messageId and time"): <c>cio-</c> + event_id, or
+/// Deterministic Segment messageIds (docs/mapping.md, "messageId"): <c>cio-</c> + event_id, or
 /// <c>cio-h-</c> + the first 26 characters of base32(SHA-256(...)) when there is no event_id (of the raw
 /// body) or when <c>cio-</c> + event_id would reach Segment's 100-character dedup limit (of the event_id).
 /// </summary>

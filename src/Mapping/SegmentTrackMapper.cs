@@ -335,7 +335,7 @@ public sealed class SegmentTrackMapper
             }
         }
 
-        // The seed mirrors identity inside properties.
+        // Properties end with the top-level identity again (docs/mapping.md, "Identity").
         if (personId.IsPresent)
         {
             Member(ref first, "userId"u8);

@@ -3,7 +3,7 @@ using CioSegment.Contracts;
 
 namespace CioSegment.UnitTests;
 
-/// <summary>mapping.md, "Identity": userId / anonymousId / cio_id / no identifier.</summary>
+/// <summary>docs/mapping.md, "Identity": userId / anonymousId / cio_id / no identifier.</summary>
 public class IdentityTests
 {
     [Fact]

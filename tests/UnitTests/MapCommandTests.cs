@@ -5,7 +5,7 @@ using CioSegment.Processor.Cli;
 
 namespace CioSegment.UnitTests;
 
-/// <summary>The <c>map</c> command: exit codes and output as the issue specifies.</summary>
+/// <summary>The <c>map</c> command: exit codes and output as README ("Previewing the mapping") describes them.</summary>
 public class MapCommandTests
 {
     private static (int Exit, string Stdout, string Stderr) Run(string stdin, params string[] args)

@@ -4,7 +4,7 @@ using CioSegment.Mapping;
 
 namespace CioSegment.UnitTests;
 
-/// <summary>Unmappable input yields a machine-readable reason (mapping.md, "Errors"), never an exception.</summary>
+/// <summary>Unmappable input yields a machine-readable reason (docs/mapping.md, "Errors"), never an exception.</summary>
 public class MapErrorTests
 {
     [Theory]

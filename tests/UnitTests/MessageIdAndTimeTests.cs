@@ -4,7 +4,7 @@ using CioSegment.Mapping;
 
 namespace CioSegment.UnitTests;
 
-/// <summary>mapping.md, "messageId and time".</summary>
+/// <summary>docs/mapping.md, "messageId" and "Timestamps".</summary>
 public class MessageIdAndTimeTests
 {
     [Fact]

@@ -3,7 +3,7 @@ using CioSegment.Mapping.Settings;
 
 namespace CioSegment.UnitTests;
 
-/// <summary>mapping.md, "Properties": which data fields are copied, with their original JSON types.</summary>
+/// <summary>docs/mapping.md, "Properties": which data fields are copied, with their original JSON types.</summary>
 public class PropertiesTests
 {
     [Fact]

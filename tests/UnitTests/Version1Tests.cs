@@ -4,7 +4,7 @@ using CioSegment.Mapping.Settings;
 
 namespace CioSegment.UnitTests;
 
-/// <summary>mapping.md, "Version 1 (legacy)", and the seed's "Differences between versions 1.0 and 2.0".</summary>
+/// <summary>docs/mapping.md, "Version 1 (legacy)", and Customer.io's documented "Differences between versions 1.0 and 2.0".</summary>
 public class Version1Tests
 {
     private static readonly SourceSettings V1 = SourceSettings.ForMapping(version: IntegrationVersion.V1, bodyContent: true);

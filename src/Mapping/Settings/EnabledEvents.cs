@@ -3,10 +3,10 @@ using System.Text;
 namespace CioSegment.Mapping.Settings;
 
 /// <summary>
-/// The seed's "enable the events you want to send": a list of <c>object_type.metric</c> patterns where
+/// The source's enabled events (Customer.io's "enable the events you want to send"): a list of <c>object_type.metric</c> patterns where
 /// either side may be <c>*</c>, or a lone <c>*</c> for everything. Matching is ASCII case-insensitive, and
 /// a metric's <c>cio_</c> prefix is ignored on both sides, so <c>customer.subscription_preferences_changed</c>
-/// and <c>customer.cio_subscription_preferences_changed</c> name the same event (docs/mapping.md).
+/// and <c>customer.cio_subscription_preferences_changed</c> name the same event (docs/mapping.md, "Enabled events").
 /// </summary>
 public sealed class EnabledEvents
 {

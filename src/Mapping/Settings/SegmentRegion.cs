@@ -1,6 +1,6 @@
 namespace CioSegment.Mapping.Settings;
 
-/// <summary>The seed's "Segment Data Ingestion Region". Events sent to the wrong region silently vanish.</summary>
+/// <summary>The Segment workspace's data ingestion region. Events sent to the wrong region silently vanish.</summary>
 public enum SegmentRegion
 {
     Us,

@@ -1,6 +1,6 @@
 namespace CioSegment.Mapping.Settings;
 
-/// <summary>The seed's "Send Frequency" setting.</summary>
+/// <summary>The source's "Send Frequency" setting (docs/mapping.md, "Retries and send frequency").</summary>
 public enum SendFrequency
 {
     /// <summary>Send every instance of every event.</summary>

@@ -17,14 +17,14 @@ public sealed class TransformerTests(KafkaFixture kafka)
         + "\"data\":{\"delivery_id\":\"" + deliveryId + "\",\"identifiers\":{\"id\":\"" + person + "\",\"email\":\"" + person + "@example.com\"}}}";
 
     [Fact]
-    public async Task The_seed_examples_flow_from_raw_to_sink_and_unmappable_ones_to_the_dead_letter_topic()
+    public async Task The_documented_examples_flow_from_raw_to_sink_and_unmappable_ones_to_the_dead_letter_topic()
     {
         await using var harness = await TransformerHarness.CreateAsync(kafka);
         await harness.StartProcessorAsync();
 
         foreach (var (name, node) in SeedWebhooks)
         {
-            // The seed's examples reuse one id for several events; real webhooks never do, and
+            // The documented examples reuse one id for several events; real webhooks never do, and
             // dedup by event_id would rightly drop the repeats.
             var webhook = node!.DeepClone();
             webhook["event_id"] = "seed-" + name.Replace(' ', '-');
