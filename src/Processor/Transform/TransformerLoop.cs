@@ -12,9 +12,19 @@ namespace CioSegment.Processor.Transform;
 /// ExactlyOnce: one transactional producer per consumer; sink records, dead letters, changelog records
 /// and the input offsets (<c>Position</c>, with fresh <c>ConsumerGroupMetadata</c>) commit in one
 /// transaction every <see cref="TransformerOptions.CommitEveryRecords"/> records or
-/// <see cref="TransformerOptions.CommitInterval"/>. Revoked → commit; lost → abort;
-/// <see cref="KafkaTxnRequiresAbortException"/> → abort and rewind to the committed offsets; fatal →
-/// a new producer (same transactional.id, which fences the old one) and rewind.
+/// <see cref="TransformerOptions.CommitInterval"/>. Revoked → commit; lost → abort. librdkafka's error
+/// classes decide the rest (<c>rdkafka_txnmgr.c</c>):
+/// <list type="bullet">
+/// <item>retriable (<see cref="KafkaRetriableException"/>, e.g. a commit that timed out): the same call is
+/// made again until it succeeds, needs an abort or turns fatal. A timed-out commit is resumable and any
+/// other call (an abort) would be refused with <c>Local_Conflict</c>; it may also have completed already.</item>
+/// <item>abortable (<see cref="KafkaTxnRequiresAbortException"/>, or a produce refused with
+/// <c>Local_State</c> between commits): abort, then rewind to the committed offsets.</item>
+/// <item>fatal (<c>Error.IsFatal</c>: fenced by a twin with the same transactional.id, or a commit whose
+/// outcome is unknown): the exception leaves the loop and the process stops, to be restarted. A new
+/// producer in the same process would fence its twin in turn, and state kept across an unknown outcome
+/// could disagree with what was committed; a restart restores state and offsets from one transaction.</item>
+/// </list>
 /// </para>
 /// <para>
 /// AtLeastOnce (for brokers without faithful transactions, such as the embedded development broker):
@@ -38,7 +48,9 @@ public sealed class TransformerLoop : IDisposable
     private readonly Counter<long> _commits;
     private readonly Counter<long> _aborts;
     private readonly bool _exactlyOnce;
-    private IProducer<byte[]?, byte[]?> _producer;
+    private readonly Action<TimeSpan> _sleep;
+    private readonly IProducer<byte[]?, byte[]?> _producer;
+    private CancellationToken _stop;
     private int _uncommitted;
     private Error? _deliveryError;
 
@@ -49,8 +61,10 @@ public sealed class TransformerLoop : IDisposable
         WebhookTransformer transformer,
         TransformerOptions options,
         Meter meter,
-        ILogger logger)
+        ILogger logger,
+        Action<TimeSpan>? sleep = null)
     {
+        _sleep = sleep ?? Thread.Sleep;
         _consumer = consumer;
         _createProducer = createProducer;
         _createChangelogReader = createChangelogReader;
@@ -86,16 +100,27 @@ public sealed class TransformerLoop : IDisposable
             }
 
             MessagingTelemetry.Processed(record.Topic, _options.GroupId, Stopwatch.GetElapsedTime(started));
-            foreach (var output in _outputs)
+            try
             {
-                if (!_exactlyOnce && output.Topic == _options.ChangelogTopic)
+                foreach (var output in _outputs)
                 {
-                    _deferredChangelog.Add(output);
+                    if (!_exactlyOnce && output.Topic == _options.ChangelogTopic)
+                    {
+                        _deferredChangelog.Add(output);
+                    }
+                    else
+                    {
+                        Produce(output);
+                    }
                 }
-                else
-                {
-                    Produce(output);
-                }
+            }
+            catch (ProduceException<byte[]?, byte[]?> e) when (_exactlyOnce && e.Error.Code == ErrorCode.Local_State && !e.Error.IsFatal)
+            {
+                // The transaction hit an abortable error in the background; librdkafka refuses every produce
+                // (__STATE) until it is aborted.
+                _logger.LogWarning(e, "The transaction needs an abort ({Reason}); rewinding to the committed offsets.", e.Error.Reason);
+                AbortAndRewind(null);
+                return;
             }
 
             _uncommitted++;
@@ -109,6 +134,7 @@ public sealed class TransformerLoop : IDisposable
 
     public void Run(CancellationToken stop)
     {
+        _stop = stop;
         while (!stop.IsCancellationRequested)
         {
             RunOnce(TimeSpan.FromMilliseconds(100));
@@ -164,8 +190,11 @@ public sealed class TransformerLoop : IDisposable
         {
             if (_exactlyOnce)
             {
-                _producer.SendOffsetsToTransaction(Positions(), _consumer.ConsumerGroupMetadata, _options.KafkaTimeout);
-                _producer.CommitTransaction(_options.KafkaTimeout);
+                var positions = Positions();
+                Retrying("SendOffsetsToTransaction", () => _producer.SendOffsetsToTransaction(positions, _consumer.ConsumerGroupMetadata, _options.KafkaTimeout));
+
+                // A commit that timed out is resumed by calling it again (it may have completed meanwhile).
+                Retrying("CommitTransaction", () => _producer.CommitTransaction(_options.KafkaTimeout));
                 _state.CommitPending();
                 _producer.BeginTransaction();
             }
@@ -196,16 +225,11 @@ public sealed class TransformerLoop : IDisposable
             _logger.LogWarning(e, "Transaction needs an abort ({Code}); rewinding to the committed offsets.", e.Error.Code);
             AbortAndRewind(null);
         }
-        catch (KafkaException e) when (e.Error.IsFatal)
+        catch (KafkaException e) when (!e.Error.IsFatal && !_exactlyOnce)
         {
-            _logger.LogError(e, "Producer failed fatally ({Code}); starting a new one and rewinding.", e.Error.Code);
-            _producer.Dispose();
-            _producer = StartProducer();
-            DiscardAndRewind(null);
-        }
-        catch (KafkaException e)
-        {
-            // Retriable or a delivery failure: nothing is committed; process the same records again.
+            // At-least-once: a delivery failure or timeout; nothing is committed, so the same records are
+            // processed again. (Fatal errors, and any error in a transaction that is neither retriable nor
+            // abortable, leave the loop: see the class comment.)
             _logger.LogWarning(e, "Commit failed ({Code}); rewinding to the committed offsets.", e.Error.Code);
             AbortAndRewind(null);
         }
@@ -217,6 +241,30 @@ public sealed class TransformerLoop : IDisposable
     }
 
     public void Dispose() => _producer.Dispose();
+
+    /// <summary>
+    /// Makes <paramref name="call"/> until it does not fail with a retriable error (librdkafka's "retry the
+    /// call"): with backoff, and giving up only when the loop is stopping (the work is then redone by the
+    /// partitions' next owner).
+    /// </summary>
+    private void Retrying(string operation, Action call)
+    {
+        var delay = TimeSpan.FromMilliseconds(100);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                call();
+                return;
+            }
+            catch (KafkaRetriableException e) when (!_stop.IsCancellationRequested)
+            {
+                _logger.LogWarning(e, "{Operation} failed with a retriable error ({Code}), attempt {Attempt}; trying again in {Delay} ms.", operation, e.Error.Code, attempt, (int)delay.TotalMilliseconds);
+                _sleep(delay);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+            }
+        }
+    }
 
     private IProducer<byte[]?, byte[]?> StartProducer()
     {
@@ -340,17 +388,9 @@ public sealed class TransformerLoop : IDisposable
     {
         if (_exactlyOnce)
         {
-            try
-            {
-                _producer.AbortTransaction(_options.KafkaTimeout);
-                _producer.BeginTransaction();
-            }
-            catch (KafkaException e) when (e.Error.IsFatal)
-            {
-                _logger.LogError(e, "Producer failed fatally while aborting ({Code}); starting a new one.", e.Error.Code);
-                _producer.Dispose();
-                _producer = StartProducer();
-            }
+            // A timed-out abort is resumed by calling it again; a fatal error leaves the loop.
+            Retrying("AbortTransaction", () => _producer.AbortTransaction(_options.KafkaTimeout));
+            _producer.BeginTransaction();
         }
         else
         {

@@ -79,6 +79,7 @@ public sealed class TransformerService(
         catch (Exception e) when (e is not OperationCanceledException)
         {
             logger.LogCritical(e, "The transformer stopped on an error it cannot recover from; stopping the process so that it is restarted.");
+            Environment.ExitCode = 1;
             lifetime.StopApplication();
         }
     }

@@ -1,0 +1,126 @@
+using CioSegment.UnitTests.KafkaDouble;
+using Confluent.Kafka;
+using static CioSegment.UnitTests.KafkaDouble.TransformerProcess;
+
+namespace CioSegment.UnitTests.Reproducer;
+
+/// <summary>
+/// The transformer's exactly-once loop against librdkafka's transactional error classes, on the Kafka
+/// double. Each test failed on the loop as it was before these faults were handled: a retriable commit was
+/// aborted (librdkafka refuses that with __CONFLICT, and the exception stopped the service); an abortable
+/// error raised by Produce between commits stopped the service; a fatal error after a commit whose outcome
+/// was unknown kept running with the pending dedup keys thrown away, so a retry was mapped again; a fenced
+/// producer was replaced by a new one with the same transactional.id, which fenced its twin in turn.
+/// </summary>
+public class TransformerTransactionFaultTests
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_commit_that_times_out_is_resumed_not_aborted(bool completedAtTheCoordinator)
+    {
+        var cluster = Cluster();
+        Ingest(cluster, Webhook("a"), Webhook("b"), Webhook("c"));
+        var fault = completedAtTheCoordinator ? FaultKind.RetriableCompleted : FaultKind.Retriable;
+        cluster.Faults.Add(FaultPoint.CommitTransaction, fault).Add(FaultPoint.CommitTransaction, FaultKind.Retriable);
+        using var process = new TransformerProcess(cluster, DefaultOptions());
+
+        process.RunUntilIdle();
+
+        Assert.Equal(["cio-a", "cio-b", "cio-c"], CommittedMessageIds(cluster));
+        Assert.Equal(0, cluster.Faults.Injected(FaultPoint.AbortTransaction, FaultKind.None));
+        AssertCaughtUp(cluster, process);
+    }
+
+    [Fact]
+    public void An_abortable_error_raised_by_produce_between_commits_aborts_and_rewinds()
+    {
+        var cluster = Cluster();
+        Ingest(cluster, Webhook("a"), Webhook("b"), Webhook("c"), Webhook("d"));
+        cluster.Faults.Add(FaultPoint.Produce, FaultKind.None).Add(FaultPoint.Produce, FaultKind.Abortable);
+        using var process = new TransformerProcess(cluster, DefaultOptions(commitEvery: 10));
+
+        process.RunUntilIdle();
+
+        Assert.Equal(["cio-a", "cio-b", "cio-c", "cio-d"], CommittedMessageIds(cluster));
+        Assert.Equal(1, cluster.Faults.Injected(FaultPoint.Produce, FaultKind.Abortable));
+        AssertCaughtUp(cluster, process);
+    }
+
+    [Fact]
+    public void After_a_commit_whose_outcome_is_unknown_a_retry_is_still_recognised()
+    {
+        // Customer.io retries "a" (it saw no answer in time): same event_id, right behind the first batch.
+        var cluster = Cluster();
+        Ingest(cluster, Webhook("a"), Webhook("b"), Webhook("c"), Webhook("a"));
+        cluster.Faults.Add(FaultPoint.CommitTransaction, FaultKind.UnknownOutcome);
+
+        var restarts = RunWithRestarts(cluster);
+
+        Assert.Equal(["cio-a", "cio-b", "cio-c"], CommittedMessageIds(cluster));
+        Assert.Equal(1, restarts);
+    }
+
+    [Fact]
+    public void A_fenced_producer_stops_its_process_instead_of_fencing_its_twin_back()
+    {
+        // A second process with the same transactional.id (a copy of a pod that should be gone) starts while
+        // the first has a transaction open: its InitTransactions aborts that transaction and fences the first.
+        var cluster = Cluster();
+        Ingest(cluster, Enumerable.Range(0, 8).Select(i => Webhook("e" + i, "person-" + i)).ToArray());
+        var options = DefaultOptions(commitEvery: 100);
+        using var first = new TransformerProcess(cluster, options);
+        for (var i = 0; i < 4; i++)
+        {
+            first.Loop.RunOnce(TimeSpan.Zero);
+        }
+
+        using var twin = new TransformerProcess(cluster, options);
+
+        var stopped = Assert.Throws<KafkaException>(first.Loop.Commit);
+        Assert.True(stopped.Error.IsFatal);
+        Assert.Equal(ErrorCode.Local_Fenced, stopped.Error.Code);
+        Assert.Equal(1, first.ProducersCreated);
+
+        // The twin carries on alone, unfenced, and delivers everything exactly once.
+        first.Consumer.Dispose();
+        twin.RunUntilIdle();
+        Assert.Equal(1, twin.ProducersCreated);
+        Assert.Equal(8, CommittedMessageIds(cluster).Distinct().Count());
+        Assert.Equal(8, CommittedMessageIds(cluster).Count);
+    }
+
+    /// <summary>Runs a transformer process until it is idle; one that stops on a fatal error is replaced (a pod restart). Returns the restarts.</summary>
+    private static int RunWithRestarts(KafkaCluster cluster, int maxRestarts = 5)
+    {
+        for (var restarts = 0; restarts <= maxRestarts; restarts++)
+        {
+            var process = new TransformerProcess(cluster, DefaultOptions());
+            try
+            {
+                process.RunUntilIdle();
+                process.Consumer.Close();
+                process.Dispose();
+                return restarts;
+            }
+            catch (KafkaException e) when (e.Error.IsFatal)
+            {
+                process.Consumer.Dispose();
+                process.Dispose();
+            }
+        }
+
+        throw new InvalidOperationException($"Still failing after {maxRestarts} restarts.");
+    }
+
+    private static void AssertCaughtUp(KafkaCluster cluster, TransformerProcess process)
+    {
+        foreach (var tp in cluster.PartitionsOf(Raw))
+        {
+            var committed = cluster.Committed(process.Options.GroupId, tp);
+            Assert.True(cluster.ReadNext(tp, Math.Max(0, committed.Value), IsolationLevel.ReadCommitted, out _) is null, $"{tp}: records after the committed offset {committed}");
+        }
+
+        Assert.False(cluster.HasOpenTransaction("cio-transformer-test") && process.Loop.Uncommitted > 0);
+    }
+}
