@@ -44,6 +44,7 @@ public sealed class TransformerLoop : IDisposable
     private readonly DedupStore _state = new();
     private readonly List<OutboundRecord> _outputs = [];
     private readonly List<OutboundRecord> _deferredChangelog = [];
+    private readonly Dictionary<TopicPartition, Restore> _restoring = [];
     private readonly Stopwatch _sinceCommit = Stopwatch.StartNew();
     private readonly Counter<long> _commits;
     private readonly Counter<long> _aborts;
@@ -87,7 +88,21 @@ public sealed class TransformerLoop : IDisposable
     /// <summary>Consumes at most one record, transforms it, and commits when the batch or the interval is full.</summary>
     public void RunOnce(TimeSpan pollTimeout)
     {
+        if (_restoring.Count > 0)
+        {
+            // What the readers fetched meanwhile, without waiting: the poll below is the loop's wait.
+            ContinueRestores(RestoreSlice, TimeSpan.Zero);
+        }
+
         var record = _consumer.Consume(pollTimeout);
+        if (record is { IsPartitionEOF: false, Message: not null } && _restoring.ContainsKey(record.TopicPartition))
+        {
+            // Fetched before the pause took effect: not processed until the partition's state is whole.
+            _consumer.Seek(record.TopicPartitionOffset);
+            PauseRestoring();
+            record = null;
+        }
+
         if (record is { IsPartitionEOF: false, Message: not null })
         {
             _outputs.Clear();
@@ -145,13 +160,23 @@ public sealed class TransformerLoop : IDisposable
         _consumer.Close();
     }
 
-    /// <summary>Partitions were assigned: restore their dedup state from the changelog before processing.</summary>
+    /// <summary>Partitions whose dedup state is still being restored: they are paused until it is whole.</summary>
+    public IReadOnlyCollection<TopicPartition> RestoringPartitions => _restoring.Keys;
+
+    /// <summary>
+    /// Partitions were assigned: their dedup state is restored from the changelog, all of them at once,
+    /// before any of their records is processed. What does not finish within <see cref="TransformerOptions.KafkaTimeout"/>
+    /// continues a slice at a time between polls, the partition paused meanwhile (a changelog that cannot be
+    /// read to its end, such as one held behind another producer's open transaction, keeps it paused).
+    /// </summary>
     public void OnAssigned(IReadOnlyCollection<TopicPartition> partitions)
     {
         foreach (var tp in partitions)
         {
-            RestorePartition(tp.Partition.Value);
+            StartRestore(tp);
         }
+
+        ContinueRestores(_options.KafkaTimeout < InitialRestoreBudget ? _options.KafkaTimeout : InitialRestoreBudget, TimeSpan.FromMilliseconds(50));
     }
 
     /// <summary>Partitions are being revoked (we still own them): commit, then forget their state.</summary>
@@ -160,6 +185,7 @@ public sealed class TransformerLoop : IDisposable
         Commit();
         foreach (var tp in partitions)
         {
+            StopRestore(tp.TopicPartition);
             _state.Drop(tp.Partition.Value);
         }
     }
@@ -170,6 +196,7 @@ public sealed class TransformerLoop : IDisposable
         _logger.LogWarning("Lost {Count} partition(s); aborting the open work and rewinding.", partitions.Count);
         foreach (var tp in partitions)
         {
+            StopRestore(tp.TopicPartition);
             _state.Drop(tp.Partition.Value);
         }
 
@@ -240,7 +267,15 @@ public sealed class TransformerLoop : IDisposable
         }
     }
 
-    public void Dispose() => _producer.Dispose();
+    public void Dispose()
+    {
+        foreach (var tp in _restoring.Keys.ToList())
+        {
+            StopRestore(tp);
+        }
+
+        _producer.Dispose();
+    }
 
     /// <summary>
     /// Makes <paramref name="call"/> until it does not fail with a retriable error (librdkafka's "retry the
@@ -414,7 +449,7 @@ public sealed class TransformerLoop : IDisposable
             return;
         }
 
-        foreach (var committed in _consumer.Committed(assignment, _options.KafkaTimeout))
+        foreach (var committed in CommittedOffsets(assignment))
         {
             _consumer.Seek(committed.Offset.Value >= 0
                 ? committed
@@ -422,53 +457,132 @@ public sealed class TransformerLoop : IDisposable
         }
     }
 
-    private void RestorePartition(int partition)
+    /// <summary>The group's committed offsets, asked again (with backoff) while the coordinator does not answer.</summary>
+    private List<TopicPartitionOffset> CommittedOffsets(List<TopicPartition> partitions)
     {
+        var delay = TimeSpan.FromMilliseconds(100);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return _consumer.Committed(partitions, _options.KafkaTimeout);
+            }
+            catch (KafkaException e) when (!e.Error.IsFatal && !_stop.IsCancellationRequested)
+            {
+                _logger.LogWarning(e, "Reading the committed offsets failed ({Code}), attempt {Attempt}; trying again in {Delay} ms.", e.Error.Code, attempt, (int)delay.TotalMilliseconds);
+                _sleep(delay);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+            }
+        }
+    }
+
+    /// <summary>How long one RunOnce may spend on restores in progress.</summary>
+    private static readonly TimeSpan RestoreSlice = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>How long the assignment may wait for restores before the loop goes on with them paused.</summary>
+    private static readonly TimeSpan InitialRestoreBudget = TimeSpan.FromSeconds(10);
+
+    private void StartRestore(TopicPartition tp)
+    {
+        StopRestore(tp);
+        var partition = tp.Partition.Value;
         _state.Drop(partition);
         _state.Open(partition);
-        var tp = new TopicPartition(_options.ChangelogTopic, partition);
-        using var reader = _createChangelogReader();
-        var watermarks = reader.QueryWatermarkOffsets(tp, _options.KafkaTimeout);
-        if (watermarks.High.Value <= watermarks.Low.Value)
-        {
-            return;
-        }
+        var changelog = new TopicPartition(_options.ChangelogTopic, partition);
+        var reader = _createChangelogReader();
+        var watermarks = reader.QueryWatermarkOffsets(changelog, _options.KafkaTimeout);
 
-        reader.Assign(new TopicPartitionOffset(tp, Offset.Beginning));
-        var nowMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        var restored = 0;
-        var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < _options.KafkaTimeout * 4)
+        // An empty changelog (high <= low) has nothing to read: done at once.
+        var high = watermarks.High.Value > watermarks.Low.Value ? watermarks.High.Value : 0;
+        reader.Assign(new TopicPartitionOffset(changelog, Offset.Beginning));
+        _restoring[tp] = new Restore(reader, changelog, high);
+    }
+
+    private void StopRestore(TopicPartition tp)
+    {
+        if (_restoring.Remove(tp, out var restore))
         {
-            var record = reader.Consume(TimeSpan.FromMilliseconds(200));
-            if (record is null)
+            restore.Reader.Close();
+            restore.Reader.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Reads the changelogs of restoring partitions for up to <paramref name="budget"/>, each poll waiting at
+    /// most <paramref name="wait"/> (without waiting, a partition's turn ends when nothing is fetched); resumes
+    /// the partitions that are whole.
+    /// </summary>
+    private void ContinueRestores(TimeSpan budget, TimeSpan wait)
+    {
+        var started = Stopwatch.StartNew();
+        var nowMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        foreach (var (tp, restore) in _restoring.ToList())
+        {
+            var partition = tp.Partition.Value;
+            while (restore.High > 0 && restore.Reader.Position(restore.Changelog).Value < restore.High)
             {
-                if (reader.Position(tp).Value >= watermarks.High.Value)
+                if (started.Elapsed >= budget)
                 {
                     break;
                 }
 
-                continue;
+                var record = restore.Reader.Consume(wait);
+                if (record is { IsPartitionEOF: false, Message: not null } && WebhookTransformer.TryReadChangelog(record, out var key, out var expires))
+                {
+                    _state.Restore(partition, key, expires, nowMs);
+                    restore.Records++;
+                }
+                else if (record is null && wait == TimeSpan.Zero)
+                {
+                    break;
+                }
             }
 
-            if (record.IsPartitionEOF)
+            var position = restore.Reader.Position(restore.Changelog).Value;
+            if (restore.High <= 0 || position >= restore.High)
             {
-                break;
-            }
+                StopRestore(tp);
+                if (_consumer.Assignment.Contains(tp))
+                {
+                    _consumer.Resume([tp]);
+                }
 
-            if (WebhookTransformer.TryReadChangelog(record, out var key, out var expires))
-            {
-                _state.Restore(partition, key, expires, nowMs);
-                restored++;
+                _logger.LogInformation("Restored dedup state of partition {Partition}: {Records} changelog record(s) read in {Seconds:F1} s, {Keys} key(s) held in total.", partition, restore.Records, restore.Since.Elapsed.TotalSeconds, _state.Count);
             }
-
-            if (record.Offset.Value + 1 >= watermarks.High.Value)
+            else if (!restore.Warned && restore.Since.Elapsed >= _options.KafkaTimeout)
             {
-                break;
+                // Never process a partition with part of its state: it stays paused until the changelog is read
+                // to the end (an open transaction of a fenced or crashed producer holds read_committed readers
+                // back until it is aborted, at the latest after transaction.timeout.ms).
+                restore.Warned = true;
+                _logger.LogWarning("Restoring the dedup state of partition {Partition} takes longer than {Timeout}: at changelog offset {Position} of {High}; the partition stays paused until it is complete.", partition, _options.KafkaTimeout, position, restore.High);
             }
         }
 
-        reader.Close();
-        _logger.LogInformation("Restored dedup state of partition {Partition}: {Records} changelog record(s) read, {Keys} key(s) held in total.", partition, restored, _state.Count);
+        PauseRestoring();
+    }
+
+    private void PauseRestoring()
+    {
+        var pause = _restoring.Keys.Where(tp => _consumer.Assignment.Contains(tp)).ToList();
+        if (pause.Count > 0)
+        {
+            _consumer.Pause(pause);
+        }
+    }
+
+    private sealed class Restore(IConsumer<byte[]?, byte[]?> reader, TopicPartition changelog, long high)
+    {
+        public IConsumer<byte[]?, byte[]?> Reader { get; } = reader;
+
+        public TopicPartition Changelog { get; } = changelog;
+
+        public long High { get; } = high;
+
+        public Stopwatch Since { get; } = Stopwatch.StartNew();
+
+        public long Records { get; set; }
+
+        public bool Warned { get; set; }
     }
 }

@@ -19,6 +19,7 @@ internal sealed class ConsumerDouble : IConsumer<byte[]?, byte[]?>
     private readonly IsolationLevel _isolation;
     private readonly List<TopicPartition> _assignment = [];
     private readonly Dictionary<TopicPartition, long> _positions = [];
+    private readonly Dictionary<TopicPartition, long> _starts = [];
     private readonly Dictionary<TopicPartition, long> _stored = [];
     private readonly HashSet<TopicPartition> _paused = [];
     private readonly string? _groupId;
@@ -55,6 +56,9 @@ internal sealed class ConsumerDouble : IConsumer<byte[]?, byte[]?>
     public List<TopicPartition> Assignment => [.. _assignment];
 
     public IReadOnlyCollection<TopicPartition> Paused => _paused;
+
+    /// <summary>Expelled from its group and not yet told (its next Consume reports the partitions lost).</summary>
+    public bool IsExpelled => _expelled;
 
     public IConsumerGroupMetadata ConsumerGroupMetadata =>
         new GroupMetadataDouble(_groupId ?? "", MemberId, _group?.MemberGeneration(MemberId) ?? -1);
@@ -114,7 +118,9 @@ internal sealed class ConsumerDouble : IConsumer<byte[]?, byte[]?>
             if (!_positions.TryGetValue(tp, out var position) || position < 0)
             {
                 var committed = _groupId is null ? Offset.Unset : _cluster.Committed(_groupId, tp);
-                position = committed.Value >= 0 ? committed.Value : 0;
+                position = _starts.TryGetValue(tp, out var start) && start >= 0 ? start
+                    : committed.Value >= 0 ? committed.Value
+                    : 0;
             }
 
             var entry = _cluster.ReadNext(tp, position, _isolation, out var next);
@@ -149,6 +155,7 @@ internal sealed class ConsumerDouble : IConsumer<byte[]?, byte[]?>
     {
         _assignment.Clear();
         _positions.Clear();
+        _starts.Clear();
         IncrementalAssign(partitions);
     }
 
@@ -163,7 +170,9 @@ internal sealed class ConsumerDouble : IConsumer<byte[]?, byte[]?>
                 _assignment.Add(tpo.TopicPartition);
             }
 
-            _positions[tpo.TopicPartition] = Resolve(tpo);
+            // As librdkafka's: the position is unknown (Unset) until the first fetch, whatever the start.
+            _starts[tpo.TopicPartition] = Resolve(tpo);
+            _positions.Remove(tpo.TopicPartition);
         }
     }
 
@@ -176,6 +185,7 @@ internal sealed class ConsumerDouble : IConsumer<byte[]?, byte[]?>
         {
             _assignment.Remove(tp);
             _positions.Remove(tp);
+            _starts.Remove(tp);
             _paused.Remove(tp);
         }
     }

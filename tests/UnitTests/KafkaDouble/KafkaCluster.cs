@@ -147,6 +147,18 @@ internal sealed class KafkaCluster
         }
     }
 
+    /// <summary>
+    /// Every committed data record of a partition (non-transactional or in a committed transaction), also
+    /// those behind another transaction that is still open: what read_committed readers will see once it ends.
+    /// </summary>
+    public List<LogEntry> CommittedEntries(TopicPartition tp)
+    {
+        lock (_gate)
+        {
+            return Log(tp).Where(e => !e.IsControl && e.Txn is null or { Outcome: TxnOutcome.Committed }).ToList();
+        }
+    }
+
     /// <summary>Every data record of a topic that a reader with <paramref name="isolation"/> would see, partition by partition.</summary>
     public List<(TopicPartition Partition, LogEntry Entry)> ReadAll(string topic, IsolationLevel isolation = IsolationLevel.ReadCommitted)
     {

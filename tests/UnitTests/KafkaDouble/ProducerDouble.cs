@@ -29,6 +29,7 @@ internal sealed class ProducerDouble : IProducer<byte[]?, byte[]?>
 
     private readonly KafkaCluster _cluster;
     private readonly string? _transactionalId;
+    private readonly FaultScript _faults;
     private readonly List<(Action<DeliveryReport<byte[]?, byte[]?>> Handler, DeliveryReport<byte[]?, byte[]?> Report)> _reports = [];
     private State _state;
     private int _epoch;
@@ -36,9 +37,11 @@ internal sealed class ProducerDouble : IProducer<byte[]?, byte[]?>
     private Error? _fatal;
     private bool _commitCompleted;
 
-    public ProducerDouble(KafkaCluster cluster, string? transactionalId = null)
+    /// <param name="faults">Whether this producer meets the cluster's <see cref="KafkaCluster.Faults"/> (false for a test's own writer).</param>
+    public ProducerDouble(KafkaCluster cluster, string? transactionalId = null, bool faults = true)
     {
         _cluster = cluster;
+        _faults = faults ? cluster.Faults : new FaultScript();
         _transactionalId = transactionalId;
         _state = transactionalId is null ? State.Idempotent : State.Uninitialized;
         Name = $"producer-double#{Interlocked.Increment(ref _instances)}";
@@ -107,7 +110,7 @@ internal sealed class ProducerDouble : IProducer<byte[]?, byte[]?>
             throw new ProduceException<byte[]?, byte[]?>(new Error(ErrorCode.Local_State, $"Transactional state forbids producing ({_state})"), Result(topicPartition, message));
         }
 
-        switch (_cluster.Faults.Next(FaultPoint.Produce))
+        switch (_faults.Next(FaultPoint.Produce))
         {
             case FaultKind.QueueFull:
                 throw new ProduceException<byte[]?, byte[]?>(new Error(ErrorCode.Local_QueueFull, "Local: Queue full"), Result(topicPartition, message));
@@ -165,7 +168,7 @@ internal sealed class ProducerDouble : IProducer<byte[]?, byte[]?>
             throw new KafkaException(_fatal!);
         }
 
-        switch (_cluster.Faults.Next(FaultPoint.InitTransactions))
+        switch (_faults.Next(FaultPoint.InitTransactions))
         {
             case FaultKind.Retriable or FaultKind.RetriableCompleted:
                 throw new KafkaRetriableException(new Error(ErrorCode.Local_TimedOut, "Failed to initialize Producer ID: Local: Timed out"));
@@ -213,7 +216,7 @@ internal sealed class ProducerDouble : IProducer<byte[]?, byte[]?>
         }
 
         var metadata = groupMetadata as GroupMetadataDouble ?? throw new ArgumentException("Group metadata from a ConsumerDouble is required.", nameof(groupMetadata));
-        switch (_cluster.Faults.Next(FaultPoint.SendOffsetsToTransaction))
+        switch (_faults.Next(FaultPoint.SendOffsetsToTransaction))
         {
             case FaultKind.Retriable or FaultKind.RetriableCompleted:
                 throw new KafkaRetriableException(new Error(ErrorCode.Local_TimedOut, "Failed to send offsets to transaction: Local: Timed out"));
@@ -261,7 +264,7 @@ internal sealed class ProducerDouble : IProducer<byte[]?, byte[]?>
                 throw new KafkaTxnRequiresAbortException(new Error(ErrorCode.Local_State, "The current transaction failed and must be aborted"));
             case State.CommitResumable:
                 // A resumed commit: it may time out again.
-                if (_cluster.Faults.Next(FaultPoint.CommitTransaction) is FaultKind.Retriable)
+                if (_faults.Next(FaultPoint.CommitTransaction) is FaultKind.Retriable)
                 {
                     throw new KafkaRetriableException(new Error(ErrorCode.Local_TimedOut, "Transactional API commit_transaction timed out: retry call to resume"));
                 }
@@ -273,7 +276,7 @@ internal sealed class ProducerDouble : IProducer<byte[]?, byte[]?>
         }
 
         ServeReports();
-        switch (_cluster.Faults.Next(FaultPoint.CommitTransaction))
+        switch (_faults.Next(FaultPoint.CommitTransaction))
         {
             case FaultKind.Retriable:
                 _state = State.CommitResumable;
@@ -320,7 +323,7 @@ internal sealed class ProducerDouble : IProducer<byte[]?, byte[]?>
                 throw new KafkaException(new Error(ErrorCode.Local_State, $"Operation not valid in state {_state}"));
         }
 
-        switch (_cluster.Faults.Next(FaultPoint.AbortTransaction))
+        switch (_faults.Next(FaultPoint.AbortTransaction))
         {
             case FaultKind.Retriable or FaultKind.RetriableCompleted:
                 _state = State.AbortResumable;

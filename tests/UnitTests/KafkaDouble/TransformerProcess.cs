@@ -86,7 +86,7 @@ internal sealed class TransformerProcess : IDisposable
     /// <summary>Writes webhooks to the raw topic as the ingest does (keyed by person, source and received-at headers).</summary>
     public static void Ingest(KafkaCluster cluster, params (string Body, string Key)[] webhooks)
     {
-        using var producer = new ProducerDouble(cluster);
+        using var producer = new ProducerDouble(cluster, faults: false);
         foreach (var (body, key) in webhooks)
         {
             var headers = new Headers

@@ -90,6 +90,60 @@ public class TransformerTransactionFaultTests
         Assert.Equal(8, CommittedMessageIds(cluster).Count);
     }
 
+    [Fact]
+    public void Reading_the_committed_offsets_after_an_abort_is_retried_when_the_coordinator_times_out()
+    {
+        var cluster = Cluster();
+        Ingest(cluster, Webhook("a"), Webhook("b"), Webhook("c"));
+        cluster.Faults.Add(FaultPoint.Produce, FaultKind.None).Add(FaultPoint.Produce, FaultKind.Abortable);
+        cluster.Faults.Add(FaultPoint.Committed, FaultKind.Retriable).Add(FaultPoint.Committed, FaultKind.Retriable);
+        using var process = new TransformerProcess(cluster, DefaultOptions());
+
+        process.RunUntilIdle();
+
+        Assert.Equal(["cio-a", "cio-b", "cio-c"], CommittedMessageIds(cluster));
+        Assert.Equal(2, cluster.Faults.Injected(FaultPoint.Committed, FaultKind.Retriable));
+    }
+
+    [Fact]
+    public void A_partition_whose_changelog_cannot_be_read_to_its_end_stays_paused_instead_of_running_on_part_of_its_state()
+    {
+        var cluster = Cluster(partitions: 1);
+        var p0 = new TopicPartition(Raw, 0);
+        var first = new TransformerProcess(cluster, DefaultOptions(commitEvery: 1), "pod-0");
+        Ingest(cluster, Webhook("a"));
+        first.RunUntilIdle();
+
+        // A crashed producer's transaction stays open in the changelog (until its transaction times out):
+        // read_committed readers cannot read past it, also not the keys committed after it.
+        var crashed = new ProducerDouble(cluster, "pod-crashed", faults: false);
+        crashed.InitTransactions(TimeSpan.Zero);
+        crashed.BeginTransaction();
+        crashed.Produce(new TopicPartition(Changelog, 0), new Message<byte[]?, byte[]?> { Key = new byte[17], Value = new byte[8] });
+        Ingest(cluster, Webhook("b"));
+        first.RunUntilIdle();
+        first.Consumer.Dispose();   // the pod dies; another takes the partition
+
+        Ingest(cluster, Webhook("b"));   // Customer.io's retry of "b"
+        using var second = new TransformerProcess(cluster, DefaultOptions(commitEvery: 1), "pod-1");
+        for (var i = 0; i < 20; i++)
+        {
+            second.Loop.RunOnce(TimeSpan.Zero);
+        }
+
+        Assert.Contains(p0, second.Loop.RestoringPartitions);
+        Assert.Contains(p0, second.Consumer.Paused);
+        Assert.Equal(["cio-a", "cio-b"], CommittedMessageIds(cluster));   // the retry of "b" is not mapped again
+
+        // The coordinator aborts the crashed producer's transaction (its timeout, or a restart of that pod).
+        cluster.Fence("pod-crashed");
+        second.RunUntilIdle();
+
+        Assert.Empty(second.Loop.RestoringPartitions);
+        Assert.DoesNotContain(p0, second.Consumer.Paused);
+        Assert.Equal(["cio-a", "cio-b"], CommittedMessageIds(cluster));
+    }
+
     /// <summary>Runs a transformer process until it is idle; one that stops on a fatal error is replaced (a pod restart). Returns the restarts.</summary>
     private static int RunWithRestarts(KafkaCluster cluster, int maxRestarts = 5)
     {
