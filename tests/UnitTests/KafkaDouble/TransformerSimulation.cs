@@ -118,9 +118,6 @@ internal sealed class TransformerSimulation(int seed)
         return this;
     }
 
-    /// <summary>One line to run this schedule again.</summary>
-    public string Reproduction => $"dotnet test --project tests/UnitTests -- --filter-method '*Simulated_schedules_keep_the_invariants' (seed {Seed})";
-
     private void IngestBurst()
     {
         var burst = new List<(string Body, string Key)>();
