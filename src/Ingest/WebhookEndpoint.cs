@@ -106,10 +106,15 @@ public sealed class WebhookEndpoint(
             return;
         }
 
-        if (!ReportingWebhookParser.TryParse(body, out var parsed, out var error))
+        // A signed body is stored whatever it holds: a 4xx makes Customer.io pause the workspace's webhooks
+        // and hold back every later event behind this one for days. One that is not a webhook (not one UTF-8
+        // JSON object) goes to the dead-letter topic downstream, with its reason.
+        var key = ReportingWebhookParser.TryParse(body, out var parsed, out var error)
+            ? PersonKeys.Of(body, parsed)
+            : PersonKeys.OfBody(body);
+        if (error.Reason is not null)
         {
-            await Problem(context, StatusCodes.Status400BadRequest, error.Reason, error.Detail);
-            return;
+            logger.LogInformation("Signed body for source {SourceId} is not a webhook ({Reason}: {Detail}); stored for the dead-letter topic.", source.SourceId, error.Reason, error.Detail);
         }
 
         using var activity = ActivitySource.StartActivity(_spanName, ActivityKind.Producer);
@@ -119,7 +124,7 @@ public sealed class WebhookEndpoint(
 
         var message = new Message<byte[]?, byte[]>
         {
-            Key = PersonKeys.Of(body, parsed),
+            Key = key,
             Value = body,
             Headers = new Headers
             {

@@ -7,14 +7,24 @@ namespace CioSegment.Mapping;
 /// The Kafka key of a webhook: the person it is about, so that one person's events stay in one
 /// partition, in order, through the whole pipeline. It is the identity the track event will carry —
 /// the person id (<c>identifiers.id</c>, else <c>customer_id</c>), else the email, else <c>cio_</c> + cio_id —
-/// and, for a webhook naming nobody, its event_id. Null when there is none of them.
+/// and, for a webhook naming nobody, its event_id. Without an event_id either (or for a body that is not a
+/// webhook at all), the hashed messageId of the body (<c>cio-h-...</c>): never null, so every retry of the
+/// same body lands in the same partition, where the transformer recognises it.
 /// </summary>
 public static class PersonKeys
 {
     /// <summary>Longer keys are replaced by a digest: a key only routes, and Kafka counts it against the record size.</summary>
     public const int MaxKeyBytes = 256;
 
-    public static byte[]? Of(ReadOnlySpan<byte> body, in ParsedWebhook webhook)
+    /// <summary>The key of a body that is not a webhook (not one JSON object): its hashed messageId.</summary>
+    public static byte[] OfBody(ReadOnlySpan<byte> body)
+    {
+        Span<byte> id = stackalloc byte[MessageIds.HashedLength];
+        MessageIds.WriteHashed(body, id);
+        return id.ToArray();
+    }
+
+    public static byte[] Of(ReadOnlySpan<byte> body, in ParsedWebhook webhook)
     {
         var objectType = webhook[WebhookField.ObjectType];
         var isEmail = objectType.Kind == JsonTokenType.String && Ascii.EqualsIgnoreCase(objectType.Content(body), "email"u8);
@@ -39,7 +49,7 @@ public static class PersonKeys
 
         if (!slice.IsPresent)
         {
-            return null;
+            return OfBody(body);
         }
 
         // The text is never longer than its escaped form.
@@ -63,6 +73,5 @@ public static class PersonKeys
     }
 
     /// <summary>The key as text (sink records carry it as a string).</summary>
-    public static string? TextOf(ReadOnlySpan<byte> body, in ParsedWebhook webhook) =>
-        Of(body, webhook) is { } key ? Encoding.UTF8.GetString(key) : null;
+    public static string TextOf(ReadOnlySpan<byte> body, in ParsedWebhook webhook) => Encoding.UTF8.GetString(Of(body, webhook));
 }

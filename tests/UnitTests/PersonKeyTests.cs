@@ -24,11 +24,20 @@ public class PersonKeyTests
     }
 
     [Fact]
-    public void A_webhook_naming_nobody_has_no_key()
+    public void A_webhook_naming_nobody_without_event_id_is_keyed_by_the_hash_of_its_body_so_its_retries_meet()
     {
+        // Bug: such a webhook had a null key, so librdkafka's partitioner put each retry in a random
+        // partition, where the transformer's per-partition dedup could not see the first one.
         var bytes = """{"object_type":"sms","data":{}}"""u8.ToArray();
         Assert.True(ReportingWebhookParser.TryParse(bytes, out var parsed, out _));
-        Assert.Null(PersonKeys.Of(bytes, parsed));
+        var key = PersonKeys.TextOf(bytes, parsed);
+        Assert.Matches("^cio-h-[A-Z2-7]{26}$", key);
+        Assert.Equal(key, PersonKeys.TextOf(bytes.ToArray(), parsed));
+        Assert.Equal(key, Encoding.UTF8.GetString(PersonKeys.OfBody(bytes)));
+
+        var other = """{"object_type":"sms","data":{} }"""u8.ToArray();
+        Assert.True(ReportingWebhookParser.TryParse(other, out var otherParsed, out _));
+        Assert.NotEqual(key, PersonKeys.TextOf(other, otherParsed));
     }
 
     [Fact]
