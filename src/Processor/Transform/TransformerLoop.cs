@@ -171,6 +171,9 @@ public sealed class TransformerLoop : IDisposable
     /// </summary>
     public void OnAssigned(IReadOnlyCollection<TopicPartition> partitions)
     {
+        // The work in progress first: a restore can take a while, and the open transaction's timeout
+        // (transaction.timeout.ms) keeps running meanwhile.
+        Commit();
         foreach (var tp in partitions)
         {
             StartRestore(tp);

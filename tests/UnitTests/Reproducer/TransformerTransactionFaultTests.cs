@@ -144,6 +144,31 @@ public class TransformerTransactionFaultTests
         Assert.Equal(["cio-a", "cio-b"], CommittedMessageIds(cluster));
     }
 
+    [Fact]
+    public void Work_in_progress_is_committed_before_newly_assigned_partitions_are_restored()
+    {
+        var cluster = Cluster();
+        var options = DefaultOptions(commitEvery: 100);
+        using var first = new TransformerProcess(cluster, options, "pod-0");
+        first.Loop.RunOnce(TimeSpan.Zero);
+        var other = new TransformerProcess(cluster, options, "pod-1");
+        first.Loop.RunOnce(TimeSpan.Zero);   // revokes one partition to the new member
+        other.Loop.RunOnce(TimeSpan.Zero);
+        var kept = Assert.Single(first.Consumer.Assignment);
+        var persons = Enumerable.Range(0, 50).Select(i => "person-" + i).Where(p => cluster.PartitionFor(Raw, System.Text.Encoding.UTF8.GetBytes(p)) == kept.Partition.Value).Take(2).ToList();
+        Ingest(cluster, Webhook("a", persons[0]), Webhook("b", persons[1]));
+        first.Loop.RunOnce(TimeSpan.Zero);
+        first.Loop.RunOnce(TimeSpan.Zero);
+        Assert.Equal(2, first.Loop.Uncommitted);
+
+        other.Consumer.Close();   // its partition comes back to the first member
+        first.Loop.RunOnce(TimeSpan.Zero);
+
+        Assert.Equal(2, first.Consumer.Assignment.Count);
+        Assert.Equal(["cio-a", "cio-b"], CommittedMessageIds(cluster));
+        other.Dispose();
+    }
+
     /// <summary>Runs a transformer process until it is idle; one that stops on a fatal error is replaced (a pod restart). Returns the restarts.</summary>
     private static int RunWithRestarts(KafkaCluster cluster, int maxRestarts = 5)
     {
