@@ -21,15 +21,36 @@ public class PublishUnitTests
 
         progress.Settled(new TopicPartitionOffset(P0, 11));
         progress.Settled(new TopicPartitionOffset(P0, 12));
-        var first = Assert.Single(progress.TakeCommittable());
+        var first = Assert.Single(progress.Committable());
         Assert.Equal(10, first.Offset.Value);   // 10 is still out
+        progress.MarkCommitted([first]);
 
         progress.Settled(new TopicPartitionOffset(P0, 10));
-        Assert.Equal(13, Assert.Single(progress.TakeCommittable()).Offset.Value);
+        var second = Assert.Single(progress.Committable());
+        Assert.Equal(13, second.Offset.Value);
+        progress.MarkCommitted([second]);
 
         progress.Settled(new TopicPartitionOffset(P0, 13));
-        Assert.Equal(14, Assert.Single(progress.TakeCommittable()).Offset.Value);
-        Assert.Empty(progress.TakeCommittable());
+        var third = Assert.Single(progress.Committable());
+        Assert.Equal(14, third.Offset.Value);
+        progress.MarkCommitted([third]);
+        Assert.Empty(progress.Committable());
+    }
+
+    [Fact]
+    public void Offsets_whose_commit_failed_are_offered_again_though_the_partition_does_not_move()
+    {
+        // Bug: offsets were marked committed when taken, so a failed commit was never retried unless more of
+        // the partition settled later (a quiet partition stayed behind: redelivered after a restart).
+        var progress = new PartitionProgress();
+        progress.Consumed(new TopicPartitionOffset(P0, 7));
+        progress.Settled(new TopicPartitionOffset(P0, 7));
+
+        Assert.Equal(8, Assert.Single(progress.Committable()).Offset.Value);   // the commit fails: not marked
+        var again = Assert.Single(progress.Committable());
+        Assert.Equal(8, again.Offset.Value);
+        progress.MarkCommitted([again]);
+        Assert.Empty(progress.Committable());
     }
 
     [Fact]

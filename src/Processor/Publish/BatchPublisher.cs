@@ -44,7 +44,7 @@ public sealed class BatchPublisher : IDisposable
     private readonly ILogger _logger;
     private readonly Dictionary<(string Source, int Lane), Lane> _lanes = [];
     private readonly Dictionary<string, RateGate> _rates = [];
-    private readonly ConcurrentQueue<(Lane Lane, IReadOnlyList<PendingEvent> Settled)> _completions = new();
+    private readonly ConcurrentQueue<(Lane Lane, IReadOnlyList<PendingEvent> Settled, IReadOnlyList<PendingEvent> Unsent)> _completions = new();
     private readonly PartitionProgress _progress = new();
     private readonly Stopwatch _sinceCommit = Stopwatch.StartNew();
     private readonly ResiliencePipeline<BatchResponse> _retry;
@@ -53,6 +53,7 @@ public sealed class BatchPublisher : IDisposable
     private readonly Counter<long> _batches;
     private readonly Counter<long> _retries;
     private readonly Counter<long> _deadLettered;
+    private readonly Counter<long> _sendFailures;
     private readonly Histogram<double> _fill;
     private readonly Histogram<long> _bytes;
     private readonly Histogram<double> _age;
@@ -77,6 +78,8 @@ public sealed class BatchPublisher : IDisposable
         _batches = meter.CreateCounter<long>("cio.publisher.batches", "{batch}", "Batch requests by Segment's answer (status).");
         _retries = meter.CreateCounter<long>("cio.publisher.retries", "{retry}", "Batch requests retried.");
         _deadLettered = meter.CreateCounter<long>("cio.publisher.dead_lettered", "{event}", "Events Segment rejected, parked in the dead-letter topic.");
+        _sendFailures = meter.CreateCounter<long>("cio.publisher.send_failures", "{batch}", "Batches whose sending failed unexpectedly (not an answer of Segment's); they are sent again after a pause.");
+        _sendFailures.Add(0);
 
         // Series the alerts watch start at 0, so that their first increment after a start counts in increase().
         _retries.Add(0);
@@ -174,27 +177,47 @@ public sealed class BatchPublisher : IDisposable
         }
     }
 
+    /// <summary>Partitions are being revoked (still ours): commit what is settled, then let go of them.</summary>
     public void OnRevoked(IReadOnlyCollection<TopicPartitionOffset> partitions)
     {
         Settle();
         CommitSettled();
-        var revoked = partitions.Select(p => p.TopicPartition).ToHashSet();
+        Release(partitions.Select(p => p.TopicPartition).ToHashSet());
+    }
+
+    /// <summary>
+    /// Partitions were lost: another member may own them already, so nothing is committed for them (a commit
+    /// could move its offsets); what was not sent is dropped, and the new owner reads it again.
+    /// </summary>
+    public void OnLost(IReadOnlyCollection<TopicPartitionOffset> partitions)
+    {
+        Settle();
+        Release(partitions.Select(p => p.TopicPartition).ToHashSet());
+    }
+
+    private void Release(HashSet<TopicPartition> released)
+    {
+        foreach (var tp in released)
+        {
+            _progress.Forget(tp);
+        }
+
         foreach (var lane in _lanes.Values)
         {
             // Not yet sent: the next owner reads them again from the committed offset.
-            var dropped = lane.Open.RemoveAll(e => revoked.Contains(e.Origin.TopicPartition));
+            var dropped = lane.Open.RemoveAll(e => released.Contains(e.Origin.TopicPartition));
             foreach (var batch in lane.Ready)
             {
-                dropped += batch.RemoveAll(e => revoked.Contains(e.Origin.TopicPartition));
+                dropped += batch.RemoveAll(e => released.Contains(e.Origin.TopicPartition));
+            }
+
+            if (lane.Retry is { } retry)
+            {
+                dropped += retry.RemoveAll(e => released.Contains(e.Origin.TopicPartition));
             }
 
             lane.OpenBytes = lane.Open.Sum(e => e.TrackJson.Length + 1);
             Interlocked.Add(ref _buffered, -dropped);
-        }
-
-        foreach (var tp in revoked)
-        {
-            _progress.Forget(tp);
         }
     }
 
@@ -202,7 +225,7 @@ public sealed class BatchPublisher : IDisposable
     public void Shutdown(TimeSpan grace)
     {
         var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < grace && (_lanes.Values.Any(l => l.Open.Count > 0 || l.Ready.Count > 0 || l.InFlight)))
+        while (deadline.Elapsed < grace && (_lanes.Values.Any(l => l.Open.Count > 0 || l.Ready.Count > 0 || l.Retry is { Count: > 0 } || l.InFlight)))
         {
             Settle();
             Dispatch(force: true);
@@ -269,12 +292,24 @@ public sealed class BatchPublisher : IDisposable
                 lane.Close();
             }
 
-            if (lane.InFlight || lane.Ready.Count == 0 || !Rate(lane.Source).TryTake())
+            var retry = lane.Retry is { Count: > 0 } && Stopwatch.GetTimestamp() >= lane.RetryAfter;
+            if (lane.InFlight || (lane.Ready.Count == 0 && !retry) || (lane.Retry is { Count: > 0 } && !retry) || !Rate(lane.Source).TryTake())
             {
                 continue;
             }
 
-            var batch = lane.Ready.Dequeue();
+            // A batch whose sending failed goes first, so each person's events keep their order.
+            List<PendingEvent> batch;
+            if (retry)
+            {
+                batch = lane.Retry!;
+                lane.Retry = null;
+            }
+            else
+            {
+                batch = lane.Ready.Dequeue();
+            }
+
             if (batch.Count == 0)
             {
                 continue;
@@ -311,12 +346,16 @@ public sealed class BatchPublisher : IDisposable
         {
             error = e.GetType().Name;
             activity?.SetStatus(ActivityStatusCode.Error, e.Message);
-            _logger.LogError(e, "Publishing a batch of {Count} events for source {Source} failed; they will be sent again after a restart.", batch.Count, lane.Source);
+            _sendFailures.Add(1, new KeyValuePair<string, object?>("error.type", error));
+            _logger.LogError(e, "Publishing a batch of {Count} events for source {Source} failed unexpectedly; the {Unsent} not yet delivered are sent again after a pause.", batch.Count, lane.Source, batch.Count - settled.Count);
         }
         finally
         {
             MessagingTelemetry.Processed(_options.InputTopic, _options.GroupId, Stopwatch.GetElapsedTime(started), error);
-            _completions.Enqueue((lane, settled));
+
+            // An unexpected failure must neither lose the rest of the batch nor freeze its partitions' commits.
+            var unsent = error is null or "abandoned" ? [] : batch.Except(settled).ToList();
+            _completions.Enqueue((lane, settled, unsent));
         }
     }
 
@@ -367,7 +406,7 @@ public sealed class BatchPublisher : IDisposable
                 await DeadLetterAsync(e, reason, detail).ConfigureAwait(false);
             }
 
-            _completions.Enqueue((lane ?? new Lane(""), events));
+            _completions.Enqueue((lane ?? new Lane(""), events, []));
         });
     }
 
@@ -404,13 +443,25 @@ public sealed class BatchPublisher : IDisposable
             }
 
             Interlocked.Add(ref _buffered, -completion.Settled.Count);
+            if (completion.Unsent.Count > 0)
+            {
+                var lane = completion.Lane;
+                lane.Failures++;
+                lane.Retry = [.. completion.Unsent];
+                var pause = TimeSpan.FromTicks(Math.Min(_options.RetryBaseDelay.Ticks << Math.Min(lane.Failures - 1, 20), _options.RetryMaxDelay.Ticks));
+                lane.RetryAfter = Stopwatch.GetTimestamp() + (long)(pause.TotalSeconds * Stopwatch.Frequency);
+            }
+            else if (completion.Settled.Count > 0)
+            {
+                completion.Lane.Failures = 0;
+            }
         }
     }
 
     private void CommitSettled()
     {
         _sinceCommit.Restart();
-        var offsets = _progress.TakeCommittable();
+        var offsets = _progress.Committable();
         if (offsets.Count == 0)
         {
             return;
@@ -419,6 +470,7 @@ public sealed class BatchPublisher : IDisposable
         try
         {
             _consumer.Commit(offsets);
+            _progress.MarkCommitted(offsets);
         }
         catch (KafkaException e)
         {
@@ -467,6 +519,15 @@ public sealed class BatchPublisher : IDisposable
         public Queue<List<PendingEvent>> Ready { get; } = new();
 
         public bool InFlight { get; set; }
+
+        /// <summary>The rest of a batch whose sending failed unexpectedly: sent again first, from <see cref="RetryAfter"/>.</summary>
+        public List<PendingEvent>? Retry { get; set; }
+
+        /// <summary>Stopwatch timestamp before which <see cref="Retry"/> waits.</summary>
+        public long RetryAfter { get; set; }
+
+        /// <summary>Unexpected failures in a row (the pause doubles with each).</summary>
+        public int Failures { get; set; }
 
         public void Close()
         {

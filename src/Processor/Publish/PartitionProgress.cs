@@ -25,30 +25,26 @@ public sealed class PartitionProgress
 
     public void Settled(TopicPartitionOffset origin)
     {
-        if (_partitions.TryGetValue(origin.TopicPartition, out var track) && track.Outstanding.Remove(origin.Offset.Value))
+        if (_partitions.TryGetValue(origin.TopicPartition, out var track))
         {
-            track.Dirty = true;
+            track.Outstanding.Remove(origin.Offset.Value);
         }
     }
 
     public void Forget(TopicPartition partition) => _partitions.Remove(partition);
 
-    /// <summary>Offsets to commit for partitions whose settled prefix moved since the last call.</summary>
-    public List<TopicPartitionOffset> TakeCommittable()
+    /// <summary>
+    /// Offsets to commit: for each partition whose settled prefix is past what was last committed. Nothing
+    /// counts as committed until <see cref="MarkCommitted"/>, so offsets whose commit failed come again.
+    /// </summary>
+    public List<TopicPartitionOffset> Committable()
     {
         var offsets = new List<TopicPartitionOffset>();
         foreach (var (tp, track) in _partitions)
         {
-            if (!track.Dirty)
-            {
-                continue;
-            }
-
-            track.Dirty = false;
             var committable = track.Outstanding.Count == 0 ? track.Next : track.Outstanding.Min;
             if (committable > track.Committed)
             {
-                track.Committed = committable;
                 offsets.Add(new TopicPartitionOffset(tp, committable));
             }
         }
@@ -56,11 +52,22 @@ public sealed class PartitionProgress
         return offsets;
     }
 
+    /// <summary>The broker stored these offsets.</summary>
+    public void MarkCommitted(IEnumerable<TopicPartitionOffset> offsets)
+    {
+        foreach (var tpo in offsets)
+        {
+            if (_partitions.TryGetValue(tpo.TopicPartition, out var track))
+            {
+                track.Committed = Math.Max(track.Committed, tpo.Offset.Value);
+            }
+        }
+    }
+
     private sealed class Track
     {
         public readonly SortedSet<long> Outstanding = [];
         public long Next;
         public long Committed = -1;
-        public bool Dirty;
     }
 }

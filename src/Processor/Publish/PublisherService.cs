@@ -51,7 +51,7 @@ public sealed class PublisherService(
                 .WithStatistics()
                 .SetErrorHandler((_, e) => logger.Log(e.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Publisher consumer error ({Code}): {Reason}", e.Code, e.Reason))
                 .SetPartitionsRevokedHandler((_, partitions) => publisher!.OnRevoked(partitions))
-                .SetPartitionsLostHandler((_, partitions) => publisher!.OnRevoked(partitions))
+                .SetPartitionsLostHandler((_, partitions) => publisher!.OnLost(partitions))
                 .Build();
             using var deadLetters = new ProducerBuilder<byte[]?, byte[]?>(KafkaStatistics.Enable(KafkaOptions.With(new ProducerConfig
             {

@@ -1,0 +1,120 @@
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Text;
+using CioSegment.Mapping.Settings;
+using CioSegment.Processor.Publish;
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging.Abstractions;
+using NSubstitute;
+
+namespace CioSegment.UnitTests.Reproducer;
+
+/// <summary>
+/// The publisher's settlement and commits around failures that are not Segment's answers. Each test failed on
+/// the publisher before the fix: a batch whose sending threw was neither settled nor sent again (its
+/// partitions' commits froze and the buffer count leaked); lost partitions were committed as if revoked.
+/// </summary>
+public class PublisherSettlementTests
+{
+    private static readonly TopicPartition P0 = new("sink", 0);
+
+    private readonly IConsumer<byte[]?, SegmentTrackRecordView> _consumer = Substitute.For<IConsumer<byte[]?, SegmentTrackRecordView>>();
+    private readonly Queue<ConsumeResult<byte[]?, SegmentTrackRecordView>> _records = new();
+    private readonly List<List<TopicPartitionOffset>> _commits = [];
+
+    public PublisherSettlementTests()
+    {
+        _consumer.Consume(Arg.Any<TimeSpan>()).Returns(_ => _records.Count > 0 ? _records.Dequeue() : null);
+        _consumer.Assignment.Returns([P0]);
+        _consumer.When(c => c.Commit(Arg.Any<IEnumerable<TopicPartitionOffset>>())).Do(c => _commits.Add(c.Arg<IEnumerable<TopicPartitionOffset>>().ToList()));
+    }
+
+    [Fact]
+    public void A_batch_whose_sending_throws_is_sent_again_and_its_offsets_are_committed_once_delivered()
+    {
+        var calls = 0;
+        var delivered = new List<string>();
+        using var publisher = Publisher(request =>
+        {
+            if (Interlocked.Increment(ref calls) == 1)
+            {
+                throw new InvalidOperationException("a bug in a handler");
+            }
+
+            var body = System.Text.Json.Nodes.JsonNode.Parse(request.Content!.ReadAsStringAsync().GetAwaiter().GetResult())!;
+            lock (delivered)
+            {
+                delivered.AddRange(body["batch"]!.AsArray().Select(e => (string)e!["messageId"]!));
+            }
+
+            return new HttpResponseMessage(HttpStatusCode.OK);
+        });
+        Enqueue(0, "cool-person");
+        Enqueue(1, "cool-person");
+
+        RunUntil(publisher, () => _commits.Any(c => c.Any(o => o.Offset.Value == 2)));
+
+        Assert.Equal(["cio-0", "cio-1"], delivered);   // the failed batch again, first: the person's order holds
+        Assert.Equal(0, publisher.Buffered);
+        Assert.Contains(_commits, c => c.Single() == new TopicPartitionOffset(P0, 2));
+    }
+
+    [Fact]
+    public void Lost_partitions_are_not_committed_and_their_unsent_events_are_dropped()
+    {
+        using var publisher = Publisher(_ => new HttpResponseMessage(HttpStatusCode.OK), linger: TimeSpan.FromHours(1));
+        Enqueue(0, "cool-person");
+        publisher.RunOnce(TimeSpan.Zero);
+        Assert.Equal(1, publisher.Buffered);
+
+        publisher.OnLost([new TopicPartitionOffset(P0, 1)]);
+
+        Assert.Empty(_commits);
+        Assert.Equal(0, publisher.Buffered);
+        publisher.Shutdown(TimeSpan.FromMilliseconds(10));
+        Assert.Empty(_commits);
+    }
+
+    private BatchPublisher Publisher(Func<HttpRequestMessage, HttpResponseMessage> answer, TimeSpan? linger = null)
+    {
+        var http = new HttpClient(new Answering(answer));
+        var sources = new SourceCatalog([SourceSettings.Create("acme", new SourceOptions { WebhookSigningKey = "k", WriteKey = "w", SegmentEndpoint = "http://segment.invalid" })]);
+        var options = new PublisherOptions
+        {
+            InputTopic = "sink",
+            Linger = linger ?? TimeSpan.FromMilliseconds(1),
+            RetryBaseDelay = TimeSpan.FromMilliseconds(1),
+            RetryMaxDelay = TimeSpan.FromMilliseconds(10),
+            CommitInterval = TimeSpan.FromMilliseconds(10),
+        };
+        return new BatchPublisher(_consumer, Substitute.For<IProducer<byte[]?, byte[]?>>(), new SegmentBatchClient(http, new ConfiguredSegmentEndpoints(), TimeProvider.System), sources, options, new Meter("test-" + Guid.NewGuid()), NullLogger.Instance);
+    }
+
+    private void Enqueue(long offset, string person) => _records.Enqueue(new ConsumeResult<byte[]?, SegmentTrackRecordView>
+    {
+        Topic = P0.Topic,
+        Partition = P0.Partition,
+        Offset = new Offset(offset),
+        Message = new Message<byte[]?, SegmentTrackRecordView>
+        {
+            Key = Encoding.UTF8.GetBytes(person),
+            Value = new SegmentTrackRecordView("acme", "cio-" + offset, person, "Email Opened", 0, Encoding.UTF8.GetBytes($"{{\"messageId\":\"cio-{offset}\"}}")),
+            Headers = [],
+        },
+    });
+
+    private static void RunUntil(BatchPublisher publisher, Func<bool> done)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!done() && DateTime.UtcNow < deadline)
+        {
+            publisher.RunOnce(TimeSpan.Zero);
+            Thread.Sleep(2);
+        }
+    }
+
+    private sealed class Answering(Func<HttpRequestMessage, HttpResponseMessage> answer) : HttpMessageHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) => Task.FromResult(answer(request));
+    }
+}
