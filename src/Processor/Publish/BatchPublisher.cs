@@ -57,6 +57,9 @@ public sealed class BatchPublisher : IDisposable
     private readonly Histogram<double> _fill;
     private readonly Histogram<long> _bytes;
     private readonly Histogram<double> _age;
+    private readonly Dictionary<TopicPartition, long> _registryWait = [];
+    private readonly Counter<long> _registryErrors;
+    private TimeSpan _registryBackoff;
     private int _buffered;
     private bool _paused;
 
@@ -80,6 +83,9 @@ public sealed class BatchPublisher : IDisposable
         _deadLettered = meter.CreateCounter<long>("cio.publisher.dead_lettered", "{event}", "Events Segment rejected, parked in the dead-letter topic.");
         _sendFailures = meter.CreateCounter<long>("cio.publisher.send_failures", "{batch}", "Batches whose sending failed unexpectedly (not an answer of Segment's); they are sent again after a pause.");
         _sendFailures.Add(0);
+        _registryErrors = meter.CreateCounter<long>("cio.publisher.registry_errors", "{record}", "Sink records that could not be read because the Schema Registry did not answer; read again after a pause, never dead-lettered.");
+        _registryErrors.Add(0);
+        _registryBackoff = options.RetryBaseDelay;
 
         // Series the alerts watch start at 0, so that their first increment after a start counts in increase().
         _retries.Add(0);
@@ -146,11 +152,24 @@ public sealed class BatchPublisher : IDisposable
 
     public void RunOnce(TimeSpan pollTimeout)
     {
+        ResumeAfterRegistryWait();
         ConsumeResult<byte[]?, SegmentTrackRecordView>? record = null;
         try
         {
             // Paused partitions return nothing, but polling keeps the consumer in its group.
             record = _consumer.Consume(pollTimeout);
+        }
+        catch (ConsumeException e) when (e.Error.Code is ErrorCode.Local_ValueDeserialization && IsRegistryUnavailable(e.InnerException))
+        {
+            // A temporary fault, not a bad record: read it again after a pause; nothing past it is committed
+            // meanwhile (it was never counted as consumed).
+            var tp = e.ConsumerRecord.TopicPartition;
+            _consumer.Seek(e.ConsumerRecord.TopicPartitionOffset);
+            _consumer.Pause([tp]);
+            _registryWait[tp] = Stopwatch.GetTimestamp() + (long)(_registryBackoff.TotalSeconds * Stopwatch.Frequency);
+            _registryErrors.Add(1);
+            _logger.LogWarning(e.InnerException, "The Schema Registry did not answer for a sink record of {Partition} at offset {Offset}; reading it again in {Delay}.", tp, e.ConsumerRecord.Offset, _registryBackoff);
+            _registryBackoff = TimeSpan.FromTicks(Math.Min(_registryBackoff.Ticks * 2, _options.RetryMaxDelay.Ticks));
         }
         catch (ConsumeException e) when (e.Error.Code is ErrorCode.Local_ValueDeserialization or ErrorCode.Local_KeyDeserialization)
         {
@@ -165,6 +184,7 @@ public sealed class BatchPublisher : IDisposable
 
         if (record is { IsPartitionEOF: false, Message: not null })
         {
+            _registryBackoff = _options.RetryBaseDelay;
             Accept(record);
         }
 
@@ -475,6 +495,49 @@ public sealed class BatchPublisher : IDisposable
         catch (KafkaException e)
         {
             _logger.LogWarning(e, "Offset commit failed ({Code}); it is retried with the next commit.", e.Error.Code);
+        }
+    }
+
+    /// <summary>
+    /// Errors that say nothing about the record: the registry did not answer, or answered with an error
+    /// (<c>SchemaRegistryException</c> is an <c>HttpRequestException</c>; even "schema not found" means a
+    /// registry that is down, being restored or misconfigured far more often than a bad record, and dead-lettering
+    /// every record until an operator notices would be worse than waiting, which the metric and logs show).
+    /// </summary>
+    private static bool IsRegistryUnavailable(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            switch (e)
+            {
+                case HttpRequestException or TimeoutException or OperationCanceledException or System.Net.Sockets.SocketException:
+                    return true;
+                case AggregateException aggregate when aggregate.InnerExceptions.Any(IsRegistryUnavailable):
+                    return true;
+            }
+        }
+
+        return false;
+    }
+
+    private void ResumeAfterRegistryWait()
+    {
+        if (_registryWait.Count == 0)
+        {
+            return;
+        }
+
+        var now = Stopwatch.GetTimestamp();
+        var due = _registryWait.Where(w => w.Value <= now).Select(w => w.Key).ToList();
+        foreach (var tp in due)
+        {
+            _registryWait.Remove(tp);
+        }
+
+        var resume = due.Where(tp => !_paused && _consumer.Assignment.Contains(tp)).ToList();
+        if (resume.Count > 0)
+        {
+            _consumer.Resume(resume);
         }
     }
 

@@ -75,7 +75,47 @@ public class PublisherSettlementTests
         Assert.Empty(_commits);
     }
 
-    private BatchPublisher Publisher(Func<HttpRequestMessage, HttpResponseMessage> answer, TimeSpan? linger = null)
+    [Fact]
+    public void A_schema_registry_outage_delays_sink_records_but_never_dead_letters_them()
+    {
+        // Bug: the deserializer's transport error came as a value-deserialization error, and good records
+        // became invalid_sink_record dead letters while the registry was down.
+        var failures = 3;
+        var paused = false;
+        var delivered = false;
+        var sought = new List<long>();
+        _consumer.When(c => c.Pause(Arg.Any<IEnumerable<TopicPartition>>())).Do(_ => paused = true);
+        _consumer.When(c => c.Resume(Arg.Any<IEnumerable<TopicPartition>>())).Do(_ => paused = false);
+        _consumer.When(c => c.Seek(Arg.Any<TopicPartitionOffset>())).Do(c => sought.Add(c.Arg<TopicPartitionOffset>().Offset.Value));
+        _consumer.Consume(Arg.Any<TimeSpan>()).Returns(_ =>
+        {
+            if (delivered || paused)
+            {
+                return null;
+            }
+
+            if (failures-- > 0)
+            {
+                throw new ConsumeException(
+                    new ConsumeResult<byte[], byte[]> { Topic = P0.Topic, Partition = P0.Partition, Offset = 0, Message = new Message<byte[], byte[]> { Value = [0, 0, 0, 0, 1] } },
+                    new Error(ErrorCode.Local_ValueDeserialization),
+                    new HttpRequestException("Connection refused (registry:8081)"));
+            }
+
+            delivered = true;
+            return Record(0, "cool-person");
+        });
+        var deadLetters = Substitute.For<IProducer<byte[]?, byte[]?>>();
+        using var publisher = Publisher(_ => new HttpResponseMessage(HttpStatusCode.OK), deadLetters: deadLetters);
+
+        RunUntil(publisher, () => _commits.Any(c => c.Any(o => o.Offset.Value == 1)));
+
+        Assert.Equal([0L, 0L, 0L], sought);
+        Assert.Empty(deadLetters.ReceivedCalls());
+        Assert.Contains(_commits, c => c.Single() == new TopicPartitionOffset(P0, 1));
+    }
+
+    private BatchPublisher Publisher(Func<HttpRequestMessage, HttpResponseMessage> answer, TimeSpan? linger = null, IProducer<byte[]?, byte[]?>? deadLetters = null)
     {
         var http = new HttpClient(new Answering(answer));
         var sources = new SourceCatalog([SourceSettings.Create("acme", new SourceOptions { WebhookSigningKey = "k", WriteKey = "w", SegmentEndpoint = "http://segment.invalid" })]);
@@ -87,10 +127,12 @@ public class PublisherSettlementTests
             RetryMaxDelay = TimeSpan.FromMilliseconds(10),
             CommitInterval = TimeSpan.FromMilliseconds(10),
         };
-        return new BatchPublisher(_consumer, Substitute.For<IProducer<byte[]?, byte[]?>>(), new SegmentBatchClient(http, new ConfiguredSegmentEndpoints(), TimeProvider.System), sources, options, new Meter("test-" + Guid.NewGuid()), NullLogger.Instance);
+        return new BatchPublisher(_consumer, deadLetters ?? Substitute.For<IProducer<byte[]?, byte[]?>>(), new SegmentBatchClient(http, new ConfiguredSegmentEndpoints(), TimeProvider.System), sources, options, new Meter("test-" + Guid.NewGuid()), NullLogger.Instance);
     }
 
-    private void Enqueue(long offset, string person) => _records.Enqueue(new ConsumeResult<byte[]?, SegmentTrackRecordView>
+    private void Enqueue(long offset, string person) => _records.Enqueue(Record(offset, person));
+
+    private static ConsumeResult<byte[]?, SegmentTrackRecordView> Record(long offset, string person) => new()
     {
         Topic = P0.Topic,
         Partition = P0.Partition,
@@ -101,7 +143,7 @@ public class PublisherSettlementTests
             Value = new SegmentTrackRecordView("acme", "cio-" + offset, person, "Email Opened", 0, Encoding.UTF8.GetBytes($"{{\"messageId\":\"cio-{offset}\"}}")),
             Headers = [],
         },
-    });
+    };
 
     private static void RunUntil(BatchPublisher publisher, Func<bool> done)
     {
