@@ -61,6 +61,8 @@ public sealed class BatchPublisher : IDisposable
     private readonly Counter<long> _registryErrors;
     private TimeSpan _registryBackoff;
     private int _buffered;
+    private long _bufferedBytes;
+    private readonly HashSet<TopicPartition> _backpressurePaused = [];
     private bool _paused;
 
     public BatchPublisher(
@@ -117,6 +119,7 @@ public sealed class BatchPublisher : IDisposable
             tags: null,
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600, 21600, 86400] });
         meter.CreateObservableGauge("cio.publisher.buffered", () => Volatile.Read(ref _buffered), "{event}", "Events held in memory (batching, waiting or in flight).");
+        meter.CreateObservableGauge("cio.publisher.buffered_bytes", () => Interlocked.Read(ref _bufferedBytes), "By", "Bytes of track JSON held in memory (batching, waiting or in flight).");
         _retry = new ResiliencePipelineBuilder<BatchResponse>()
             .AddRetry(new RetryStrategyOptions<BatchResponse>
             {
@@ -139,6 +142,9 @@ public sealed class BatchPublisher : IDisposable
 
     /// <summary>Events held in memory.</summary>
     public int Buffered => Volatile.Read(ref _buffered);
+
+    /// <summary>Bytes of track JSON held in memory.</summary>
+    public long BufferedBytes => Interlocked.Read(ref _bufferedBytes);
 
     public void Run(CancellationToken stop, TimeSpan shutdownGrace)
     {
@@ -177,8 +183,8 @@ public sealed class BatchPublisher : IDisposable
             var raw = e.ConsumerRecord;
             var origin = raw.TopicPartitionOffset;
             _progress.Consumed(origin);
-            Interlocked.Increment(ref _buffered);
             var pending = new PendingEvent(origin, "", "", raw.Message.Key, raw.Message.Value ?? [], raw.Message.Headers ?? []);
+            Hold(pending);
             DeadLetter([pending], "invalid_sink_record", e.Error.Reason, lane: null);
         }
 
@@ -225,20 +231,41 @@ public sealed class BatchPublisher : IDisposable
         foreach (var lane in _lanes.Values)
         {
             // Not yet sent: the next owner reads them again from the committed offset.
-            var dropped = lane.Open.RemoveAll(e => released.Contains(e.Origin.TopicPartition));
+            var dropped = new List<PendingEvent>();
+            Take(lane.Open, released, dropped);
             foreach (var batch in lane.Ready)
             {
-                dropped += batch.RemoveAll(e => released.Contains(e.Origin.TopicPartition));
+                Take(batch, released, dropped);
             }
 
             if (lane.Retry is { } retry)
             {
-                dropped += retry.RemoveAll(e => released.Contains(e.Origin.TopicPartition));
+                Take(retry, released, dropped);
             }
 
             lane.OpenBytes = lane.Open.Sum(e => e.TrackJson.Length + 1);
-            Interlocked.Add(ref _buffered, -dropped);
+            Unhold(dropped);
         }
+
+        _backpressurePaused.ExceptWith(released);
+    }
+
+    private static void Take(List<PendingEvent> from, HashSet<TopicPartition> partitions, List<PendingEvent> into)
+    {
+        into.AddRange(from.Where(e => partitions.Contains(e.Origin.TopicPartition)));
+        from.RemoveAll(e => partitions.Contains(e.Origin.TopicPartition));
+    }
+
+    private void Hold(PendingEvent e)
+    {
+        Interlocked.Increment(ref _buffered);
+        Interlocked.Add(ref _bufferedBytes, e.TrackJson.Length);
+    }
+
+    private void Unhold(IReadOnlyCollection<PendingEvent> events)
+    {
+        Interlocked.Add(ref _buffered, -events.Count);
+        Interlocked.Add(ref _bufferedBytes, -events.Sum(e => (long)e.TrackJson.Length));
     }
 
     /// <summary>Sends what is buffered, waits for in-flight requests up to <paramref name="grace"/>, commits what was delivered.</summary>
@@ -274,7 +301,7 @@ public sealed class BatchPublisher : IDisposable
         var pending = new PendingEvent(record.TopicPartitionOffset, view.SourceId, view.MessageId, record.Message.Key, view.TrackJson, record.Message.Headers, view.ReceivedAtMs);
         MessagingTelemetry.Consumed(record.Topic, _options.GroupId);
         _progress.Consumed(record.TopicPartitionOffset);
-        Interlocked.Increment(ref _buffered);
+        Hold(pending);
         if (!_sources.TryGet(view.SourceId, out _))
         {
             DeadLetter([pending], "unknown_source", "No source is configured under the record's source id.", lane: null);
@@ -462,7 +489,7 @@ public sealed class BatchPublisher : IDisposable
                 _progress.Settled(e.Origin);
             }
 
-            Interlocked.Add(ref _buffered, -completion.Settled.Count);
+            Unhold(completion.Settled);
             if (completion.Unsent.Count > 0)
             {
                 var lane = completion.Lane;
@@ -541,20 +568,42 @@ public sealed class BatchPublisher : IDisposable
         }
     }
 
+    /// <summary>
+    /// Over <see cref="PublisherOptions.MaxBufferedEvents"/> or <see cref="PublisherOptions.MaxBufferedBytes"/>,
+    /// every assigned partition is paused, also those assigned while paused; below half of both, resumed.
+    /// </summary>
     private void Backpressure()
     {
         var buffered = Volatile.Read(ref _buffered);
-        if (!_paused && buffered >= _options.MaxBufferedEvents)
+        var bytes = Interlocked.Read(ref _bufferedBytes);
+        if (!_paused && (buffered >= _options.MaxBufferedEvents || bytes >= _options.MaxBufferedBytes))
         {
-            _consumer.Pause(_consumer.Assignment);
             _paused = true;
-            _logger.LogWarning("{Buffered} events held; pausing consumption until Segment takes them.", buffered);
+            _logger.LogWarning("{Buffered} events ({Bytes} bytes) held; pausing consumption until Segment takes them.", buffered, bytes);
         }
-        else if (_paused && buffered < _options.MaxBufferedEvents / 2)
+        else if (_paused && buffered < _options.MaxBufferedEvents / 2 && bytes < _options.MaxBufferedBytes / 2)
         {
-            _consumer.Resume(_consumer.Assignment);
             _paused = false;
-            _logger.LogInformation("Resuming consumption ({Buffered} events held).", buffered);
+            var resume = _backpressurePaused.Where(tp => !_registryWait.ContainsKey(tp)).ToList();
+            _backpressurePaused.Clear();
+            if (resume.Count > 0)
+            {
+                _consumer.Resume(resume);
+            }
+
+            _logger.LogInformation("Resuming consumption ({Buffered} events, {Bytes} bytes held).", buffered, bytes);
+            return;
+        }
+
+        if (_paused)
+        {
+            // Partitions assigned since the pause began are paused too.
+            var pause = _consumer.Assignment.Where(tp => !_backpressurePaused.Contains(tp)).ToList();
+            if (pause.Count > 0)
+            {
+                _consumer.Pause(pause);
+                _backpressurePaused.UnionWith(pause);
+            }
         }
     }
 

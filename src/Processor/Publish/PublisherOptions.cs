@@ -47,6 +47,10 @@ public sealed class PublisherOptions
     [Range(100, 10_000_000)]
     public int MaxBufferedEvents { get; set; } = 50_000;
 
+    /// <summary>Bytes of track JSON held in memory before the consumer pauses its partitions (events are up to 32 KB each).</summary>
+    [Range(1L << 20, 16L << 30)]
+    public long MaxBufferedBytes { get; set; } = 256L << 20;
+
     [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00")]
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(15);
 

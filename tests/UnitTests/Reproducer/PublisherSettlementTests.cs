@@ -115,11 +115,43 @@ public class PublisherSettlementTests
         Assert.Contains(_commits, c => c.Single() == new TopicPartitionOffset(P0, 1));
     }
 
-    private BatchPublisher Publisher(Func<HttpRequestMessage, HttpResponseMessage> answer, TimeSpan? linger = null, IProducer<byte[]?, byte[]?>? deadLetters = null)
+    [Theory]
+    [InlineData("events")]
+    [InlineData("bytes")]
+    public void Over_the_bound_partitions_assigned_later_are_paused_too(string bound)
+    {
+        // Bug: only the assignment of the moment was paused; partitions assigned during an outage were
+        // consumed without limit. And only events were bounded, not their bytes (up to 32 KB each).
+        var p1 = new TopicPartition("sink", 1);
+        var assignment = new List<TopicPartition> { P0 };
+        _consumer.Assignment.Returns(_ => assignment.ToList());
+        var paused = new List<TopicPartition>();
+        _consumer.When(c => c.Pause(Arg.Any<IEnumerable<TopicPartition>>())).Do(c => paused.AddRange(c.Arg<IEnumerable<TopicPartition>>()));
+        using var publisher = Publisher(_ => new HttpResponseMessage(HttpStatusCode.ServiceUnavailable), options: o =>
+        {
+            o.MaxBufferedEvents = bound == "events" ? 3 : 1000;
+            o.MaxBufferedBytes = bound == "bytes" ? 40 : 1L << 30;
+        });
+        for (var i = 0; i < 3; i++)
+        {
+            Enqueue(i, "cool-person");
+            publisher.RunOnce(TimeSpan.Zero);
+        }
+
+        Assert.Equal([P0], paused);
+
+        assignment.Add(p1);   // a rebalance during the outage
+        publisher.RunOnce(TimeSpan.Zero);
+
+        Assert.Equal([P0, p1], paused);
+        publisher.Shutdown(TimeSpan.FromMilliseconds(10));
+    }
+
+    private BatchPublisher Publisher(Func<HttpRequestMessage, HttpResponseMessage> answer, TimeSpan? linger = null, IProducer<byte[]?, byte[]?>? deadLetters = null, Action<PublisherOptions>? options = null)
     {
         var http = new HttpClient(new Answering(answer));
         var sources = new SourceCatalog([SourceSettings.Create("acme", new SourceOptions { WebhookSigningKey = "k", WriteKey = "w", SegmentEndpoint = "http://segment.invalid" })]);
-        var options = new PublisherOptions
+        var settings = new PublisherOptions
         {
             InputTopic = "sink",
             Linger = linger ?? TimeSpan.FromMilliseconds(1),
@@ -127,7 +159,8 @@ public class PublisherSettlementTests
             RetryMaxDelay = TimeSpan.FromMilliseconds(10),
             CommitInterval = TimeSpan.FromMilliseconds(10),
         };
-        return new BatchPublisher(_consumer, deadLetters ?? Substitute.For<IProducer<byte[]?, byte[]?>>(), new SegmentBatchClient(http, new ConfiguredSegmentEndpoints(), TimeProvider.System), sources, options, new Meter("test-" + Guid.NewGuid()), NullLogger.Instance);
+        options?.Invoke(settings);
+        return new BatchPublisher(_consumer, deadLetters ?? Substitute.For<IProducer<byte[]?, byte[]?>>(), new SegmentBatchClient(http, new ConfiguredSegmentEndpoints(), TimeProvider.System), sources, settings, new Meter("test-" + Guid.NewGuid()), NullLogger.Instance);
     }
 
     private void Enqueue(long offset, string person) => _records.Enqueue(Record(offset, person));

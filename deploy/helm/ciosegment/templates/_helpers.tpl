@@ -153,6 +153,7 @@ each reads its own sections, and both need the sources.
 {{- $_ := set $env "CioSegment__Publisher__MaxInFlightPerSource" (include "ciosegment.str" $p.maxInFlightPerSource) }}
 {{- $_ := set $env "CioSegment__Publisher__Linger" $p.linger }}
 {{- $_ := set $env "CioSegment__Publisher__MaxBufferedEvents" (include "ciosegment.str" $p.maxBufferedEvents) }}
+{{- $_ := set $env "CioSegment__Publisher__MaxBufferedBytes" (include "ciosegment.str" $p.maxBufferedBytes) }}
 {{- $_ := set $env "CioSegment__Publisher__RequestTimeout" $p.requestTimeout }}
 {{- /* Sources: non-secret settings only */}}
 {{- range $id, $s := $v.sources }}
