@@ -42,8 +42,10 @@ create() {
 
 # Raw webhooks as received: 7 days, so a stopped processor can catch up after a long weekend.
 create cio.webhooks.raw "$PARTITIONS" --config retention.ms=$((7 * DAY_MS))
-# The transformer's dedup state: compacted, same partition count as cio.webhooks.raw.
-create cio.processor.dedup-changelog "$PARTITIONS" --config cleanup.policy=compact
+# The transformer's dedup state: compacted, same partition count as cio.webhooks.raw. Also deleted after
+# 35 days, longer than the longest horizon (FirstOccurrenceHorizon, 30 days): a key is written once, when it
+# is first seen, and is of no use after its expiry, tombstoned or not.
+create cio.processor.dedup-changelog "$PARTITIONS" --config cleanup.policy=compact,delete --config retention.ms=$((35 * DAY_MS))
 # Ready-to-send Avro track events (broker default retention, 7 days).
 create cio.segment.track "$PARTITIONS"
 # Dead letters: 30 days to look at them and replay.

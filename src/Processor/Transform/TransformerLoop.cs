@@ -45,6 +45,11 @@ public sealed class TransformerLoop : IDisposable
     private readonly List<OutboundRecord> _outputs = [];
     private readonly List<OutboundRecord> _deferredChangelog = [];
     private readonly Dictionary<TopicPartition, Restore> _restoring = [];
+
+    // Tombstones the changelog is owed (keys evicted from memory, and keys found expired on restore), written
+    // with every commit until one succeeds: an aborted transaction must not leave them unwritten for good.
+    private readonly HashSet<(int Partition, DedupKey Key)> _owedTombstones = [];
+    private readonly TimeProvider _time;
     private readonly Stopwatch _sinceCommit = Stopwatch.StartNew();
     private readonly Counter<long> _commits;
     private readonly Counter<long> _aborts;
@@ -63,9 +68,11 @@ public sealed class TransformerLoop : IDisposable
         TransformerOptions options,
         Meter meter,
         ILogger logger,
-        Action<TimeSpan>? sleep = null)
+        Action<TimeSpan>? sleep = null,
+        TimeProvider? time = null)
     {
         _sleep = sleep ?? Thread.Sleep;
+        _time = time ?? TimeProvider.System;
         _consumer = consumer;
         _createProducer = createProducer;
         _createChangelogReader = createChangelogReader;
@@ -190,6 +197,7 @@ public sealed class TransformerLoop : IDisposable
         {
             StopRestore(tp.TopicPartition);
             _state.Drop(tp.Partition.Value);
+            _owedTombstones.RemoveWhere(t => t.Partition == tp.Partition.Value);
         }
     }
 
@@ -201,6 +209,7 @@ public sealed class TransformerLoop : IDisposable
         {
             StopRestore(tp.TopicPartition);
             _state.Drop(tp.Partition.Value);
+            _owedTombstones.RemoveWhere(t => t.Partition == tp.Partition.Value);
         }
 
         AbortAndRewind(partitions.Select(p => p.TopicPartition).ToHashSet());
@@ -209,8 +218,8 @@ public sealed class TransformerLoop : IDisposable
     /// <summary>Makes everything processed so far durable, or rewinds so that it is processed again.</summary>
     public void Commit()
     {
-        var evictions = EvictExpired();
-        if (_uncommitted == 0 && evictions == 0)
+        EvictExpired();
+        if (_uncommitted == 0 && _owedTombstones.Count == 0)
         {
             _sinceCommit.Restart();
             return;
@@ -218,14 +227,21 @@ public sealed class TransformerLoop : IDisposable
 
         try
         {
+            var tombstones = _owedTombstones.ToList();
             if (_exactlyOnce)
             {
+                foreach (var (partition, key) in tombstones)
+                {
+                    Produce(_transformer.ChangelogRecord(partition, key, null));
+                }
+
                 var positions = Positions();
                 Retrying("SendOffsetsToTransaction", () => _producer.SendOffsetsToTransaction(positions, _consumer.ConsumerGroupMetadata, _options.KafkaTimeout));
 
                 // A commit that timed out is resumed by calling it again (it may have completed meanwhile).
                 Retrying("CommitTransaction", () => _producer.CommitTransaction(_options.KafkaTimeout));
                 _state.CommitPending();
+                _owedTombstones.ExceptWith(tombstones);
                 _producer.BeginTransaction();
             }
             else
@@ -234,6 +250,11 @@ public sealed class TransformerLoop : IDisposable
                 foreach (var record in _deferredChangelog)
                 {
                     Produce(record);
+                }
+
+                foreach (var (partition, key) in tombstones)
+                {
+                    Produce(_transformer.ChangelogRecord(partition, key, null));
                 }
 
                 _deferredChangelog.Clear();
@@ -245,6 +266,7 @@ public sealed class TransformerLoop : IDisposable
                 }
 
                 _state.CommitPending();
+                _owedTombstones.ExceptWith(tombstones);
             }
 
             _uncommitted = 0;
@@ -253,6 +275,11 @@ public sealed class TransformerLoop : IDisposable
         catch (KafkaTxnRequiresAbortException e)
         {
             _logger.LogWarning(e, "Transaction needs an abort ({Code}); rewinding to the committed offsets.", e.Error.Code);
+            AbortAndRewind(null);
+        }
+        catch (ProduceException<byte[]?, byte[]?> e) when (_exactlyOnce && e.Error.Code == ErrorCode.Local_State && !e.Error.IsFatal)
+        {
+            _logger.LogWarning(e, "The transaction needs an abort ({Reason}); rewinding to the committed offsets.", e.Error.Reason);
             AbortAndRewind(null);
         }
         catch (KafkaException e) when (!e.Error.IsFatal && !_exactlyOnce)
@@ -377,34 +404,19 @@ public sealed class TransformerLoop : IDisposable
         }
     }
 
-    private int EvictExpired()
+    private void EvictExpired()
     {
-        var evicted = 0;
-        var nowMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
         foreach (var partition in _state.Partitions.ToArray())
         {
-            if (_state.Evict(partition, nowMs) is not { } keys)
+            if (_state.Evict(partition, nowMs) is { } keys)
             {
-                continue;
-            }
-
-            foreach (var key in keys)
-            {
-                var tombstone = _transformer.ChangelogRecord(partition, key, null);
-                if (_exactlyOnce)
+                foreach (var key in keys)
                 {
-                    Produce(tombstone);
-                }
-                else
-                {
-                    _deferredChangelog.Add(tombstone);
+                    _owedTombstones.Add((partition, key));
                 }
             }
-
-            evicted += keys.Count;
         }
-
-        return evicted;
     }
 
     private List<TopicPartitionOffset> Positions()
@@ -518,7 +530,7 @@ public sealed class TransformerLoop : IDisposable
     private void ContinueRestores(TimeSpan budget, TimeSpan wait)
     {
         var started = Stopwatch.StartNew();
-        var nowMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
         foreach (var (tp, restore) in _restoring.ToList())
         {
             var partition = tp.Partition.Value;
@@ -534,6 +546,16 @@ public sealed class TransformerLoop : IDisposable
                 {
                     _state.Restore(partition, key, expires, nowMs);
                     restore.Records++;
+
+                    // A key whose latest record is an expired value needs a tombstone, or compaction keeps it forever.
+                    if (expires is { } e && e <= nowMs)
+                    {
+                        restore.Expired.Add(key);
+                    }
+                    else
+                    {
+                        restore.Expired.Remove(key);
+                    }
                 }
                 else if (record is null && wait == TimeSpan.Zero)
                 {
@@ -544,6 +566,11 @@ public sealed class TransformerLoop : IDisposable
             var position = restore.Reader.Position(restore.Changelog).Value;
             if (restore.High <= 0 || position >= restore.High)
             {
+                foreach (var key in restore.Expired)
+                {
+                    _owedTombstones.Add((partition, key));
+                }
+
                 StopRestore(tp);
                 if (_consumer.Assignment.Contains(tp))
                 {
@@ -587,5 +614,8 @@ public sealed class TransformerLoop : IDisposable
         public long Records { get; set; }
 
         public bool Warned { get; set; }
+
+        /// <summary>Keys whose latest record read so far is an expired value.</summary>
+        public HashSet<DedupKey> Expired { get; } = [];
     }
 }

@@ -24,7 +24,7 @@ internal sealed class TransformerProcess : IDisposable
 
     private readonly KafkaCluster _cluster;
 
-    public TransformerProcess(KafkaCluster cluster, TransformerOptions options, string transactionalId = "cio-transformer-test", SourceCatalog? sources = null)
+    public TransformerProcess(KafkaCluster cluster, TransformerOptions options, string transactionalId = "cio-transformer-test", SourceCatalog? sources = null, TimeProvider? time = null)
     {
         _cluster = cluster;
         Options = options;
@@ -42,7 +42,8 @@ internal sealed class TransformerProcess : IDisposable
             options,
             new Meter("test-" + Guid.NewGuid()),
             NullLogger.Instance,
-            sleep: _ => { });
+            sleep: _ => { },
+            time: time);
         Consumer.PartitionsAssigned = Loop.OnAssigned;
         Consumer.PartitionsRevoked = Loop.OnRevoked;
         Consumer.PartitionsLost = Loop.OnLost;

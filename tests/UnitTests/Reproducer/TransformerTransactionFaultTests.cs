@@ -169,6 +169,81 @@ public class TransformerTransactionFaultTests
         other.Dispose();
     }
 
+    [Fact]
+    public void Keys_found_expired_on_restore_are_tombstoned_so_compaction_can_drop_them()
+    {
+        // Bug: the restore skipped expired keys without a tombstone, so the compacted changelog kept every key
+        // it ever held, and each restore read them all again.
+        var cluster = Cluster(partitions: 1);
+        var changelog = new TopicPartition(Changelog, 0);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var expired = Key(1);
+        var live = Key(2);
+        var renewed = Key(3);
+        using (var writer = new ProducerDouble(cluster, faults: false))
+        {
+            writer.Produce(changelog, Entry(expired, now - 1000));
+            writer.Produce(changelog, Entry(live, now + 3_600_000));
+            writer.Produce(changelog, Entry(renewed, now - 1000));
+            writer.Produce(changelog, Entry(renewed, now + 3_600_000));
+        }
+
+        using var process = new TransformerProcess(cluster, DefaultOptions());
+        process.RunUntilIdle();
+
+        var latest = cluster.CommittedEntries(changelog).GroupBy(e => Convert.ToHexString(e.Message!.Key!)).ToDictionary(g => g.Key, g => g.Last().Message!.Value);
+        Assert.Null(latest[Convert.ToHexString(expired)]);
+        Assert.NotNull(latest[Convert.ToHexString(live)]);
+        Assert.NotNull(latest[Convert.ToHexString(renewed)]);
+        Assert.Equal(2, process.Loop.State.Count);
+    }
+
+    [Fact]
+    public void A_tombstone_for_an_evicted_key_is_written_again_after_an_aborted_transaction()
+    {
+        // Bug: keys evicted from memory had their tombstone produced in the transaction of the moment; when it
+        // aborted, the key was gone from memory and its tombstone was never written again.
+        var cluster = Cluster(partitions: 1);
+        var time = new ManualTime(DateTimeOffset.UtcNow);
+        using var process = new TransformerProcess(cluster, DefaultOptions(commitEvery: 1), time: time);
+        Ingest(cluster, Webhook("a"));
+        process.RunUntilIdle();
+        var changelog = new TopicPartition(Changelog, 0);
+        var key = Assert.Single(cluster.CommittedEntries(changelog)).Message!.Key!;
+
+        time.Now = time.Now.AddDays(8);   // past the 7-day retry horizon
+        cluster.Faults.Add(FaultPoint.CommitTransaction, FaultKind.Abortable);
+        process.Loop.Commit();
+        Assert.Single(cluster.CommittedEntries(changelog));   // the first tombstone was aborted
+        process.Loop.Commit();
+
+        var last = cluster.CommittedEntries(changelog).Last();
+        Assert.Equal(key, last.Message!.Key);
+        Assert.Null(last.Message.Value);
+    }
+
+    private static byte[] Key(byte n)
+    {
+        var key = new byte[16];   // a DedupKey: a 128-bit hash
+        key[0] = 0x45;
+        key[15] = n;
+        return key;
+    }
+
+    private static Message<byte[]?, byte[]?> Entry(byte[] key, long expiresAtMs)
+    {
+        var value = new byte[8];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(value, expiresAtMs);
+        return new Message<byte[]?, byte[]?> { Key = key, Value = value };
+    }
+
+    private sealed class ManualTime(DateTimeOffset now) : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = now;
+
+        public override DateTimeOffset GetUtcNow() => Now;
+    }
+
     /// <summary>Runs a transformer process until it is idle; one that stops on a fatal error is replaced (a pod restart). Returns the restarts.</summary>
     private static int RunWithRestarts(KafkaCluster cluster, int maxRestarts = 5)
     {
