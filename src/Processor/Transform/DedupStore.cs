@@ -12,10 +12,22 @@ namespace CioSegment.Processor.Transform;
 /// </para>
 /// Not thread-safe: it belongs to one consumer loop.
 /// </summary>
-public sealed class DedupStore
+public sealed class DedupStore(int maxKeysPerPartition = int.MaxValue)
 {
     private readonly Dictionary<int, PartitionState> _partitions = [];
     private readonly List<DedupKey> _evicted = [];
+    private readonly List<(int Partition, DedupKey Key)> _evictedEarly = [];
+
+    /// <summary>Keys removed before their expiry because a partition reached its bound, oldest first; taken by <see cref="TakeEvictedEarly"/>.</summary>
+    public int EvictedEarlyCount => _evictedEarly.Count;
+
+    /// <summary>The keys evicted early since the last call (their tombstones are owed to the changelog).</summary>
+    public List<(int Partition, DedupKey Key)> TakeEvictedEarly()
+    {
+        var taken = _evictedEarly.ToList();
+        _evictedEarly.Clear();
+        return taken;
+    }
 
     /// <summary>Keys held in committed state, over every partition.</summary>
     public long Count { get; private set; }
@@ -40,11 +52,11 @@ public sealed class DedupStore
     /// <summary>The transaction committed: pending keys become state.</summary>
     public void CommitPending()
     {
-        foreach (var state in _partitions.Values)
+        foreach (var (partition, state) in _partitions)
         {
             foreach (var (key, expires) in state.Pending)
             {
-                Put(state, key, expires);
+                Put(partition, state, key, expires);
             }
 
             state.Pending.Clear();
@@ -85,7 +97,7 @@ public sealed class DedupStore
         var state = State(partition);
         if (expiresAtMs is { } expires && expires > nowMs)
         {
-            Put(state, key, expires);
+            Put(partition, state, key, expires);
         }
         else if (state.Committed.Remove(key))
         {
@@ -105,11 +117,27 @@ public sealed class DedupStore
     /// <summary>Makes sure a partition exists (empty) when it is assigned.</summary>
     public void Open(int partition) => State(partition);
 
-    private void Put(PartitionState state, DedupKey key, long expiresMs)
+    private void Put(int partition, PartitionState state, DedupKey key, long expiresMs)
     {
-        if (state.Committed.Set(key, ToSeconds(expiresMs)))
+        if (!state.Committed.Set(key, ToSeconds(expiresMs)))
         {
-            Count++;
+            return;
+        }
+
+        Count++;
+        if (state.Committed.Count > maxKeysPerPartition)
+        {
+            // At the bound: the oldest 1 % go (at least one key), so that memory stays bounded; a retry of
+            // one of them is no longer recognised. Rare by design: the bound is sized above the horizon's keys.
+            var share = Math.Max(1, maxKeysPerPartition / 100);
+            var threshold = state.Committed.OldestThreshold(share);
+            _evicted.Clear();
+            state.Committed.RemoveOldest(threshold, share, _evicted);
+            Count -= _evicted.Count;
+            foreach (var evicted in _evicted)
+            {
+                _evictedEarly.Add((partition, evicted));
+            }
         }
     }
 

@@ -13,6 +13,9 @@ public sealed class DedupTable
 {
     private const int MinCapacity = 16;
 
+    /// <summary>Largest table: 2^28 slots (5 GiB), room for 201 M keys; <see cref="TransformerOptions.MaxKeysPerPartition"/> stays below.</summary>
+    public const int MaxCapacity = 1 << 28;
+
     private Slot[] _slots = new Slot[MinCapacity];
     private int _mask = MinCapacity - 1;
     private int _scanCursor;
@@ -48,8 +51,14 @@ public sealed class DedupTable
     /// <summary>Adds the key or updates its expiry; true when it was added.</summary>
     public bool Set(DedupKey key, uint expiresAtSeconds)
     {
-        if ((Count + 1) * 4 > _slots.Length * 3)
+        // In long: Count * 4 and Length * 3 pass int.MaxValue long before the table is full.
+        if ((Count + 1L) * 4 > _slots.Length * 3L)
         {
+            if (_slots.Length >= MaxCapacity)
+            {
+                throw new InvalidOperationException($"The dedup table is full ({Count} keys); MaxKeysPerPartition must keep it below {MaxCapacity / 4 * 3}.");
+            }
+
             Resize(_slots.Length * 2);
         }
 
@@ -123,6 +132,73 @@ public sealed class DedupTable
         }
 
         _scanCursor = i;
+    }
+
+    /// <summary>
+    /// An expiry such that about <paramref name="count"/> keys (at least that many, when any) expire at or
+    /// before it: the oldest keys, found with two scans and a 1024-bucket histogram, without allocating.
+    /// </summary>
+    public uint OldestThreshold(int count)
+    {
+        uint min = uint.MaxValue, max = 0;
+        foreach (var slot in _slots)
+        {
+            if (!slot.IsEmpty)
+            {
+                min = Math.Min(min, slot.Expires);
+                max = Math.Max(max, slot.Expires);
+            }
+        }
+
+        if (min >= max)
+        {
+            return max;
+        }
+
+        const int Buckets = 1024;
+        Span<int> histogram = stackalloc int[Buckets];
+        var width = ((ulong)max - min) / Buckets + 1;
+        foreach (var slot in _slots)
+        {
+            if (!slot.IsEmpty)
+            {
+                histogram[(int)((slot.Expires - min) / width)]++;
+            }
+        }
+
+        var total = 0L;
+        for (var b = 0; b < Buckets; b++)
+        {
+            total += histogram[b];
+            if (total >= count)
+            {
+                return (uint)Math.Min(max, min + ((ulong)b + 1) * width - 1);
+            }
+        }
+
+        return max;
+    }
+
+    /// <summary>Removes up to <paramref name="maxRemoved"/> keys that expire at or before <paramref name="threshold"/> (one pass over the table).</summary>
+    public void RemoveOldest(uint threshold, int maxRemoved, List<DedupKey> removed)
+    {
+        var i = 0;
+        var scanned = 0;
+        var taken = 0;
+        while (scanned < _slots.Length && taken < maxRemoved)
+        {
+            ref var slot = ref _slots[i];
+            if (!slot.IsEmpty && slot.Expires <= threshold)
+            {
+                removed.Add(new DedupKey(slot.High, slot.Low));
+                RemoveAt(i);
+                taken++;
+                continue;
+            }
+
+            i = (i + 1) & _mask;
+            scanned++;
+        }
     }
 
     private void RemoveAt(int i)

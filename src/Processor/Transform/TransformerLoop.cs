@@ -41,7 +41,7 @@ public sealed class TransformerLoop : IDisposable
     private readonly WebhookTransformer _transformer;
     private readonly TransformerOptions _options;
     private readonly ILogger _logger;
-    private readonly DedupStore _state = new();
+    private readonly DedupStore _state;
     private readonly List<OutboundRecord> _outputs = [];
     private readonly List<OutboundRecord> _deferredChangelog = [];
     private readonly Dictionary<TopicPartition, Restore> _restoring = [];
@@ -53,6 +53,7 @@ public sealed class TransformerLoop : IDisposable
     private readonly Stopwatch _sinceCommit = Stopwatch.StartNew();
     private readonly Counter<long> _commits;
     private readonly Counter<long> _aborts;
+    private readonly Counter<long> _evictedEarly;
     private readonly bool _exactlyOnce;
     private readonly Action<TimeSpan> _sleep;
     private readonly IProducer<byte[]?, byte[]?> _producer;
@@ -73,6 +74,7 @@ public sealed class TransformerLoop : IDisposable
     {
         _sleep = sleep ?? Thread.Sleep;
         _time = time ?? TimeProvider.System;
+        _state = new DedupStore(options.MaxKeysPerPartition);
         _consumer = consumer;
         _createProducer = createProducer;
         _createChangelogReader = createChangelogReader;
@@ -83,6 +85,8 @@ public sealed class TransformerLoop : IDisposable
         _commits = meter.CreateCounter<long>("cio.transformer.commits", "{commit}", "Transactions (or offset commits) that succeeded.");
         _aborts = meter.CreateCounter<long>("cio.transformer.aborts", "{abort}", "Transactions aborted and rewound.");
         _aborts.Add(0);   // present from the start, so that the first abort counts in increase()
+        _evictedEarly = meter.CreateCounter<long>("cio.transformer.dedup_evicted_early", "{key}", "Dedup keys evicted before their expiry because a partition held MaxKeysPerPartition keys.");
+        _evictedEarly.Add(0);
         meter.CreateObservableGauge("cio.transformer.dedup_keys", () => _state.Count, "{key}", "Dedup keys held in memory.");
         _producer = StartProducer();
     }
@@ -242,6 +246,7 @@ public sealed class TransformerLoop : IDisposable
                 Retrying("CommitTransaction", () => _producer.CommitTransaction(_options.KafkaTimeout));
                 _state.CommitPending();
                 _owedTombstones.ExceptWith(tombstones);
+                OweEvictedEarly();
                 _producer.BeginTransaction();
             }
             else
@@ -267,6 +272,7 @@ public sealed class TransformerLoop : IDisposable
 
                 _state.CommitPending();
                 _owedTombstones.ExceptWith(tombstones);
+                OweEvictedEarly();
             }
 
             _uncommitted = 0;
@@ -404,8 +410,27 @@ public sealed class TransformerLoop : IDisposable
         }
     }
 
+    /// <summary>Keys the store evicted early at its bound: their tombstones are owed, and they are counted.</summary>
+    private void OweEvictedEarly()
+    {
+        if (_state.EvictedEarlyCount == 0)
+        {
+            return;
+        }
+
+        var evicted = _state.TakeEvictedEarly();
+        foreach (var key in evicted)
+        {
+            _owedTombstones.Add(key);
+        }
+
+        _evictedEarly.Add(evicted.Count);
+        _logger.LogWarning("{Count} dedup key(s) evicted before their expiry: a partition holds MaxKeysPerPartition ({Max}) keys; retries of those events are no longer recognised.", evicted.Count, _options.MaxKeysPerPartition);
+    }
+
     private void EvictExpired()
     {
+        OweEvictedEarly();
         var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
         foreach (var partition in _state.Partitions.ToArray())
         {

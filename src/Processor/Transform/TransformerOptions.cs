@@ -59,6 +59,14 @@ public sealed class TransformerOptions
     [Range(typeof(TimeSpan), "00:01:00", "365.00:00:00")]
     public TimeSpan FirstOccurrenceHorizon { get; set; } = TimeSpan.FromDays(30);
 
+    /// <summary>
+    /// Dedup keys held per input partition (27–54 bytes each in memory). At the bound the oldest 1 % are
+    /// evicted early (counted on <c>cio.transformer.dedup_evicted_early</c>); size it above the keys a
+    /// partition sees within the horizons (events per partition per day × 7, plus × 30 under SendFrequency First).
+    /// </summary>
+    [Range(1000, 100_000_000)]
+    public int MaxKeysPerPartition { get; set; } = 20_000_000;
+
     /// <summary>Transaction and flush timeout.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
     public TimeSpan KafkaTimeout { get; set; } = TimeSpan.FromSeconds(30);

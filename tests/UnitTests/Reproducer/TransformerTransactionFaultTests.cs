@@ -222,6 +222,49 @@ public class TransformerTransactionFaultTests
         Assert.Null(last.Message.Value);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Dedup_memory_is_bounded_per_partition_oldest_keys_first(bool sameSecond)
+    {
+        // Bug: the dedup state grew without bound (and its table's size arithmetic overflowed int near 4e8 keys).
+        var store = new Processor.Transform.DedupStore(maxKeysPerPartition: 1000);
+        for (var i = 0; i < 1500; i++)
+        {
+            store.Add(3, Processor.Transform.DedupKey.ForEvent("acme", System.Text.Encoding.UTF8.GetBytes("e" + i)), expiresAtMs: 1_000_000 + (sameSecond ? 0 : i * 1000L));
+            store.CommitPending();
+        }
+
+        Assert.InRange(store.Count, 980, 1000);
+        var evicted = store.TakeEvictedEarly();
+        Assert.Equal(1500 - store.Count, evicted.Count);
+        Assert.All(evicted, e => Assert.Equal(3, e.Partition));
+        if (!sameSecond)
+        {
+            // The oldest went: the first keys added (earliest expiries), never the latest.
+            Assert.Contains(evicted, e => e.Key == Processor.Transform.DedupKey.ForEvent("acme", "e0"u8));
+            Assert.True(store.Contains(3, Processor.Transform.DedupKey.ForEvent("acme", "e1499"u8), nowMs: 0));
+        }
+    }
+
+    [Fact]
+    public void Keys_evicted_at_the_bound_are_tombstoned_in_the_changelog()
+    {
+        var cluster = Cluster(partitions: 1);
+        var options = DefaultOptions(commitEvery: 50);
+        options.MaxKeysPerPartition = 1000;
+        using var process = new TransformerProcess(cluster, options);
+        Ingest(cluster, Enumerable.Range(0, 1100).Select(i => Webhook("k" + i)).ToArray());
+
+        process.RunUntilIdle(steps: 5000);
+
+        Assert.Equal(1100, CommittedMessageIds(cluster).Count);
+        Assert.InRange(process.Loop.State.Count, 900, 1000);
+        var latest = cluster.CommittedEntries(new TopicPartition(Changelog, 0)).GroupBy(e => Convert.ToHexString(e.Message!.Key!)).Select(g => g.Last()).ToList();
+        Assert.Equal(1100, latest.Count);
+        Assert.Equal(process.Loop.State.Count, latest.Count(e => e.Message!.Value is not null));
+    }
+
     private static byte[] Key(byte n)
     {
         var key = new byte[16];   // a DedupKey: a 128-bit hash

@@ -145,6 +145,7 @@ each reads its own sections, and both need the sources.
 {{- $_ := set $env "CioSegment__Transformer__CommitInterval" $t.commitInterval }}
 {{- $_ := set $env "CioSegment__Transformer__DedupHorizon" $t.dedupHorizon }}
 {{- $_ := set $env "CioSegment__Transformer__FirstOccurrenceHorizon" $t.firstOccurrenceHorizon }}
+{{- $_ := set $env "CioSegment__Transformer__MaxKeysPerPartition" (include "ciosegment.str" $t.maxKeysPerPartition) }}
 {{- /* Publisher */}}
 {{- $p := $v.processor.publisher }}
 {{- $_ := set $env "CioSegment__Publisher__Enabled" (include "ciosegment.str" $p.enabled) }}
