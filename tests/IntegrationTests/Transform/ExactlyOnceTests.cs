@@ -58,6 +58,12 @@ public sealed class ExactlyOnceTests(KafkaFixture kafka)
             "--CioSegment:Transformer:CommitInterval=00:00:02",
             "--CioSegment:Sources:acme:WebhookSigningKey=k",
             "--CioSegment:Sources:acme:WriteKey=w",
+
+            // Only the transformer, on this test's topics and group: the processor's publisher would join the
+            // default cio-publisher group on cio.segment.track of whatever cluster KAFKA_BOOTSTRAP_SERVERS
+            // names, and deliver to api.segment.io. Disabled, and pointed at a closed loopback port besides.
+            "--CioSegment:Publisher:Enabled=false",
+            "--CioSegment:Sources:acme:SegmentEndpoint=http://127.0.0.1:9",
             "--urls", "http://127.0.0.1:0",
         ];
 
