@@ -4,6 +4,7 @@ using CioSegment.LoadTest;
 // dotnet run -c Release --project tools/LoadTest -- e2e --seconds 20
 // dotnet run -c Release --project tools/LoadTest -- chaos --cycles 5
 // dotnet run -c Release --project tools/LoadTest -- fuzz --requests 20000
+// dotnet run -c Release --project tools/LoadTest -- simulate --schedules 2000 [--seed 1]
 var seconds = new Option<int>("--seconds") { Description = "How long to drive load.", DefaultValueFactory = _ => 20 };
 var workers = new Option<int>("--workers") { Description = "Concurrent senders.", DefaultValueFactory = _ => 64 };
 var rate = new Option<int>("--rate") { Description = "Webhooks per second (0 = as fast as possible).", DefaultValueFactory = _ => 0 };
@@ -20,5 +21,11 @@ var requests = new Option<int>("--requests") { Description = "Hostile requests t
 var fuzz = new Command("fuzz", "Send malformed and hostile inputs to the ingest; report 5xx answers and crashes.") { requests };
 fuzz.SetAction((parse, cancel) => FuzzCommand.RunAsync(parse.GetValue(requests), cancel));
 
-var root = new RootCommand("CioSegment load, crash and bad-input harness (loopback only).") { e2e, chaos, fuzz };
+var schedules = new Option<int>("--schedules") { Description = "Seeded schedules to run.", DefaultValueFactory = _ => 2000 };
+var seed = new Option<int>("--seed") { Description = "First seed (the schedules use seed, seed+1, ...).", DefaultValueFactory = _ => 1 };
+var steps = new Option<int>("--steps") { Description = "Random steps per schedule before the faults stop.", DefaultValueFactory = _ => 300 };
+var simulate = new Command("simulate", "Seeded fault schedules of the transformer on the in-memory Kafka double (no network); report invariant violations.") { schedules, seed, steps };
+simulate.SetAction(parse => SimulateCommand.Run(parse.GetValue(schedules), parse.GetValue(seed), parse.GetValue(steps)));
+
+var root = new RootCommand("CioSegment load, crash and bad-input harness (loopback only).") { e2e, chaos, fuzz, simulate };
 return await root.Parse(args).InvokeAsync();

@@ -549,8 +549,8 @@ public sealed class TransformerLoop : IDisposable
 
     /// <summary>
     /// Reads the changelogs of restoring partitions for up to <paramref name="budget"/>, each poll waiting at
-    /// most <paramref name="wait"/> (without waiting, a partition's turn ends when nothing is fetched); resumes
-    /// the partitions that are whole.
+    /// most <paramref name="wait"/>; a partition's turn ends when a poll brings nothing. Resumes the
+    /// partitions that are whole.
     /// </summary>
     private void ContinueRestores(TimeSpan budget, TimeSpan wait)
     {
@@ -582,8 +582,10 @@ public sealed class TransformerLoop : IDisposable
                         restore.Expired.Remove(key);
                     }
                 }
-                else if (record is null && wait == TimeSpan.Zero)
+                else if (record is null)
                 {
+                    // Nothing within the wait: caught up to what can be read now (or blocked behind an open
+                    // transaction); the next turn goes on from here.
                     break;
                 }
             }

@@ -1,4 +1,5 @@
 using System.Text;
+using CioSegment.KafkaDouble;
 using Confluent.Kafka;
 
 namespace CioSegment.UnitTests.KafkaDouble;

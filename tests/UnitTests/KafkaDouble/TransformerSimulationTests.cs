@@ -1,3 +1,4 @@
+using CioSegment.KafkaDouble;
 using Xunit.Sdk;
 
 namespace CioSegment.UnitTests.KafkaDouble;

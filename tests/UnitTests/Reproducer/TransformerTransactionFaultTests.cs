@@ -1,6 +1,6 @@
-using CioSegment.UnitTests.KafkaDouble;
+using CioSegment.KafkaDouble;
 using Confluent.Kafka;
-using static CioSegment.UnitTests.KafkaDouble.TransformerProcess;
+using static CioSegment.KafkaDouble.TransformerProcess;
 
 namespace CioSegment.UnitTests.Reproducer;
 

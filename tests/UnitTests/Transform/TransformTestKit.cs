@@ -1,7 +1,5 @@
 using System.Diagnostics.Metrics;
 using System.Text;
-using Avro.IO;
-using Avro.Specific;
 using CioSegment.Contracts;
 using CioSegment.Mapping.Settings;
 using CioSegment.Processor.Transform;
@@ -33,7 +31,7 @@ internal static class TransformTestKit
     ]);
 
     public static WebhookTransformer Transformer(SourceCatalog? sources = null, TransformerOptions? options = null, Meter? meter = null) =>
-        new(sources ?? Sources(), options ?? Options, new AvroBinarySerializer(), meter ?? new Meter("test-" + Guid.NewGuid()));
+        new(sources ?? Sources(), options ?? Options, CioSegment.KafkaDouble.SinkRecords.Serializer, meter ?? new Meter("test-" + Guid.NewGuid()));
 
     public static ConsumeResult<byte[]?, byte[]> Record(string body, int partition = 0, long offset = 0, string? source = "acme", string key = "cool-person")
     {
@@ -63,20 +61,5 @@ internal static class TransformTestKit
     public static string Header(this OutboundRecord record, string name) =>
         record.Headers.TryGetLastBytes(name, out var value) ? Encoding.UTF8.GetString(value) : throw new KeyNotFoundException(name);
 
-    public static SegmentTrackRecord ReadSink(byte[] value)
-    {
-        using var stream = new MemoryStream(value);
-        return new SpecificDatumReader<SegmentTrackRecord>(SegmentTrackRecord.AvroSchema, SegmentTrackRecord.AvroSchema).Read(null!, new BinaryDecoder(stream));
-    }
-
-    /// <summary>Plain Avro binary (no registry framing): the transformer's logic does not depend on the framing.</summary>
-    private sealed class AvroBinarySerializer : ISerializer<SegmentTrackRecord>
-    {
-        public byte[] Serialize(SegmentTrackRecord data, SerializationContext context)
-        {
-            using var stream = new MemoryStream();
-            new SpecificDatumWriter<SegmentTrackRecord>(SegmentTrackRecord.AvroSchema).Write(data, new BinaryEncoder(stream));
-            return stream.ToArray();
-        }
-    }
+    public static SegmentTrackRecord ReadSink(byte[] value) => CioSegment.KafkaDouble.SinkRecords.Read(value);
 }

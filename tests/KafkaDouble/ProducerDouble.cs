@@ -1,6 +1,6 @@
 using Confluent.Kafka;
 
-namespace CioSegment.UnitTests.KafkaDouble;
+namespace CioSegment.KafkaDouble;
 
 /// <summary>
 /// A producer on a <see cref="KafkaCluster"/> that behaves, for the calls a consume–transform–produce loop

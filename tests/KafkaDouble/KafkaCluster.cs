@@ -1,6 +1,6 @@
 using Confluent.Kafka;
 
-namespace CioSegment.UnitTests.KafkaDouble;
+namespace CioSegment.KafkaDouble;
 
 /// <summary>What became of a transaction at its coordinator.</summary>
 internal enum TxnOutcome

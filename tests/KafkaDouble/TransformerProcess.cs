@@ -3,11 +3,10 @@ using System.Text;
 using CioSegment.Contracts;
 using CioSegment.Mapping.Settings;
 using CioSegment.Processor.Transform;
-using CioSegment.UnitTests.Transform;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace CioSegment.UnitTests.KafkaDouble;
+namespace CioSegment.KafkaDouble;
 
 /// <summary>
 /// One transformer process over a <see cref="KafkaCluster"/>: the production <see cref="TransformerLoop"/>
@@ -38,7 +37,7 @@ internal sealed class TransformerProcess : IDisposable
                 return new ProducerDouble(cluster, guarantee == ProcessingGuarantee.ExactlyOnce ? transactionalId : null);
             },
             () => new ConsumerDouble(cluster, groupId: null),
-            TransformTestKit.Transformer(sources, options),
+            new WebhookTransformer(sources ?? DefaultSources(), options, SinkRecords.Serializer, new Meter("test-" + Guid.NewGuid())),
             options,
             new Meter("test-" + Guid.NewGuid()),
             NullLogger.Instance,
@@ -127,7 +126,11 @@ internal sealed class TransformerProcess : IDisposable
 
     /// <summary>The messageIds of the committed sink records, in the order of each partition.</summary>
     public static List<string> CommittedMessageIds(KafkaCluster cluster) =>
-        cluster.ReadAll(Sink).Select(r => TransformTestKit.ReadSink(r.Entry.Message!.Value!).MessageId).ToList();
+        cluster.ReadAll(Sink).Select(r => SinkRecords.Read(r.Entry.Message!.Value!).MessageId).ToList();
+
+    /// <summary>One source, <c>acme</c>, sending every event.</summary>
+    public static SourceCatalog DefaultSources() =>
+        new([SourceSettings.Create("acme", new SourceOptions { WebhookSigningKey = "k", WriteKey = "w" })]);
 
     public void Dispose() => Loop.Dispose();
 

@@ -1,4 +1,4 @@
-namespace CioSegment.UnitTests.KafkaDouble;
+namespace CioSegment.KafkaDouble;
 
 /// <summary>Where a client call can run into a fault.</summary>
 internal enum FaultPoint

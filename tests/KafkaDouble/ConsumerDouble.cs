@@ -1,6 +1,6 @@
 using Confluent.Kafka;
 
-namespace CioSegment.UnitTests.KafkaDouble;
+namespace CioSegment.KafkaDouble;
 
 /// <summary>
 /// A consumer on a <see cref="KafkaCluster"/>, as a group member (<see cref="Subscribe(string)"/>) or with a

@@ -1,6 +1,6 @@
 using Confluent.Kafka;
 
-namespace CioSegment.UnitTests.KafkaDouble;
+namespace CioSegment.KafkaDouble;
 
 /// <summary>
 /// A consumer group with the cooperative protocol: the topic's partitions are spread round-robin over the
