@@ -319,3 +319,44 @@ internal sealed class TransformerSimulation(int seed)
     private static string Header(Message<byte[]?, byte[]?> message, string name) =>
         message.Headers.TryGetLastBytes(name, out var value) ? Encoding.UTF8.GetString(value) : "";
 }
+
+/// <summary>What many schedules did, in total: violations by seed, faults injected, crashes, exits, expulsions, commits.</summary>
+internal sealed class SimulationSummary
+{
+    public List<(int Seed, string Violation)> Violations { get; } = [];
+
+    public SortedDictionary<string, int> Injected { get; } = new(StringComparer.Ordinal);
+
+    public int Schedules { get; private set; }
+
+    public long Crashes { get; private set; }
+
+    public long FatalExits { get; private set; }
+
+    public long Expulsions { get; private set; }
+
+    public long Commits { get; private set; }
+
+    /// <summary>Runs one schedule per seed, <paramref name="steps"/> random steps each.</summary>
+    public static SimulationSummary Run(IEnumerable<int> seeds, int steps = 300)
+    {
+        var summary = new SimulationSummary();
+        foreach (var seed in seeds)
+        {
+            var run = new TransformerSimulation(seed).Run(steps);
+            summary.Schedules++;
+            summary.Violations.AddRange(run.Violations.Select(v => (seed, v)));
+            foreach (var ((point, kind), n) in run.Injected)
+            {
+                summary.Injected[$"{point}/{kind}"] = summary.Injected.GetValueOrDefault($"{point}/{kind}") + n;
+            }
+
+            summary.Crashes += run.Crashes;
+            summary.FatalExits += run.FatalExits;
+            summary.Expulsions += run.Expulsions;
+            summary.Commits += run.Commits;
+        }
+
+        return summary;
+    }
+}

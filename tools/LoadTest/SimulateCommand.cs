@@ -15,41 +15,25 @@ internal static class SimulateCommand
     public static int Run(int schedules, int firstSeed, int steps)
     {
         var clock = Stopwatch.StartNew();
-        var violations = 0;
-        var injected = new SortedDictionary<string, int>(StringComparer.Ordinal);
-        long crashes = 0, exits = 0, expulsions = 0, commits = 0;
-        for (var seed = firstSeed; seed < firstSeed + schedules; seed++)
+        var summary = SimulationSummary.Run(Enumerable.Range(firstSeed, schedules), steps);
+        foreach (var group in summary.Violations.GroupBy(v => v.Seed))
         {
-            var run = new TransformerSimulation(seed).Run(steps);
-            foreach (var violation in run.Violations)
+            foreach (var (seed, violation) in group)
             {
                 Console.WriteLine($"seed {seed}: {violation}");
             }
 
-            if (run.Violations.Count > 0)
-            {
-                violations++;
-                Console.WriteLine($"  again: dotnet run -c Release --project tools/LoadTest -- simulate --schedules 1 --seed {seed.ToString(CultureInfo.InvariantCulture)} --steps {steps.ToString(CultureInfo.InvariantCulture)}");
-            }
-
-            foreach (var ((point, kind), n) in run.Injected)
-            {
-                injected[$"{point}/{kind}"] = injected.GetValueOrDefault($"{point}/{kind}") + n;
-            }
-
-            crashes += run.Crashes;
-            exits += run.FatalExits;
-            expulsions += run.Expulsions;
-            commits += run.Commits;
+            Console.WriteLine($"  again: dotnet run -c Release --project tools/LoadTest -- simulate --schedules 1 --seed {group.Key.ToString(CultureInfo.InvariantCulture)} --steps {steps.ToString(CultureInfo.InvariantCulture)}");
         }
 
-        Console.WriteLine($"seeds {firstSeed}..{firstSeed + schedules - 1}, {steps} steps each, {clock.Elapsed.TotalSeconds:F1} s: {commits} commit calls, {crashes} crashes, {exits} fatal exits, {expulsions} expulsions");
-        foreach (var (fault, n) in injected)
+        Console.WriteLine($"seeds {firstSeed}..{firstSeed + schedules - 1}, {steps} steps each, {clock.Elapsed.TotalSeconds:F1} s: {summary.Commits} commit calls, {summary.Crashes} crashes, {summary.FatalExits} fatal exits, {summary.Expulsions} expulsions");
+        foreach (var (fault, n) in summary.Injected)
         {
             Console.WriteLine($"  {fault}: {n}");
         }
 
-        Console.WriteLine($"simulate: {schedules} schedules, violations {violations}");
-        return violations == 0 ? 0 : 1;
+        var violating = summary.Violations.Select(v => v.Seed).Distinct().Count();
+        Console.WriteLine($"simulate: {schedules} schedules, violations {violating}");
+        return violating == 0 ? 0 : 1;
     }
 }

@@ -1,5 +1,4 @@
 using CioSegment.KafkaDouble;
-using Xunit.Sdk;
 
 namespace CioSegment.UnitTests.KafkaDouble;
 
@@ -13,33 +12,18 @@ public class TransformerSimulationTests(ITestOutputHelper output)
     public void Simulated_schedules_keep_the_invariants()
     {
         var only = int.TryParse(Environment.GetEnvironmentVariable(SeedVariable), out var s) ? s : (int?)null;
-        var seeds = only is { } one ? [one] : Enumerable.Range(1, 2000).ToArray();
-        var schedules = seeds.Length;
-        var failures = new List<string>();
-        var injected = new Dictionary<string, int>();
-        int crashes = 0, exits = 0, expulsions = 0, commits = 0;
-        foreach (var seed in seeds)
-        {
-            var run = new TransformerSimulation(seed).Run();
-            failures.AddRange(run.Violations.Select(v => $"seed {seed}: {v}"));
-            foreach (var ((point, kind), n) in run.Injected)
-            {
-                injected[$"{point}/{kind}"] = injected.GetValueOrDefault($"{point}/{kind}") + n;
-            }
+        var summary = SimulationSummary.Run(only is { } one ? [one] : Enumerable.Range(1, 2000));
 
-            crashes += run.Crashes;
-            exits += run.FatalExits;
-            expulsions += run.Expulsions;
-            commits += run.Commits;
-        }
-
-        output.WriteLine($"{schedules} schedules: {commits} commit calls, {crashes} crashes, {exits} fatal exits, {expulsions} expulsions");
-        foreach (var (fault, n) in injected.OrderBy(f => f.Key, StringComparer.Ordinal))
+        output.WriteLine($"{summary.Schedules} schedules: {summary.Commits} commit calls, {summary.Crashes} crashes, {summary.FatalExits} fatal exits, {summary.Expulsions} expulsions");
+        foreach (var (fault, n) in summary.Injected)
         {
             output.WriteLine($"  {fault}: {n}");
         }
 
-        Assert.True(failures.Count == 0, string.Join("\n", failures.Take(20)) + $"\nRun one again: {SeedVariable}=<seed> dotnet test --project tests/UnitTests -- --filter-method '*Simulated_schedules_keep_the_invariants'");
+        Assert.True(
+            summary.Violations.Count == 0,
+            string.Join("\n", summary.Violations.Take(20).Select(v => $"seed {v.Seed}: {v.Violation}"))
+            + "\nRun one again: dotnet run -c Release --project tools/LoadTest -- simulate --schedules 1 --seed <seed>");
         if (only is not null)
         {
             return;
@@ -47,7 +31,7 @@ public class TransformerSimulationTests(ITestOutputHelper output)
 
         // The schedules must actually have met every fault they can inject.
         Assert.All(["Produce/Abortable", "CommitTransaction/Retriable", "CommitTransaction/RetriableCompleted", "CommitTransaction/UnknownOutcome", "CommitTransaction/Fenced", "AbortTransaction/Retriable", "SendOffsetsToTransaction/Abortable", "Committed/Retriable"],
-            fault => Assert.True(injected.GetValueOrDefault(fault) > 0, $"no schedule injected {fault}"));
-        Assert.True(crashes > 0 && expulsions > 0 && exits > 0);
+            fault => Assert.True(summary.Injected.GetValueOrDefault(fault) > 0, $"no schedule injected {fault}"));
+        Assert.True(summary.Crashes > 0 && summary.Expulsions > 0 && summary.FatalExits > 0);
     }
 }
