@@ -50,6 +50,7 @@ public sealed partial class DashboardMetricsTests
     [
         "CioSegmentConsumerLagGrowing", "CioSegmentDeadLetterRate", "CioSegmentSegmentErrors", "CioSegmentRetryStorm",
         "CioSegmentNoTraffic", "CioSegmentTransformerAborts", "CioSegmentIngestUnavailable", "CioSegmentEndToEndLatencyHigh",
+        "CioSegmentDedupEvictedEarly",
     ];
 
     [Fact]
