@@ -44,7 +44,7 @@ public sealed class TransformerLoop : IDisposable
     private readonly DedupStore _state;
     private readonly List<OutboundRecord> _outputs = [];
     private readonly List<OutboundRecord> _deferredChangelog = [];
-    private readonly Dictionary<TopicPartition, Restore> _restoring = [];
+    private readonly DedupRestore _restore;
 
     // Tombstones the changelog is owed (keys evicted from memory, and keys found expired on restore), written
     // with every commit until one succeeds: an aborted transaction must not leave them unwritten for good.
@@ -75,6 +75,7 @@ public sealed class TransformerLoop : IDisposable
         _sleep = sleep ?? Thread.Sleep;
         _time = time ?? TimeProvider.System;
         _state = new DedupStore(options.MaxKeysPerPartition);
+        _restore = new DedupRestore(consumer, createChangelogReader, _state, options, logger, _time, (partition, key) => _owedTombstones.Add((partition, key)));
         _consumer = consumer;
         _createProducer = createProducer;
         _createChangelogReader = createChangelogReader;
@@ -99,18 +100,18 @@ public sealed class TransformerLoop : IDisposable
     /// <summary>Consumes at most one record, transforms it, and commits when the batch or the interval is full.</summary>
     public void RunOnce(TimeSpan pollTimeout)
     {
-        if (_restoring.Count > 0)
+        if (_restore.Partitions.Count > 0)
         {
             // What the readers fetched meanwhile, without waiting: the poll below is the loop's wait.
-            ContinueRestores(RestoreSlice, TimeSpan.Zero);
+            _restore.Continue(DedupRestore.Slice, TimeSpan.Zero);
         }
 
         var record = _consumer.Consume(pollTimeout);
-        if (record is { IsPartitionEOF: false, Message: not null } && _restoring.ContainsKey(record.TopicPartition))
+        if (record is { IsPartitionEOF: false, Message: not null } && _restore.IsRestoring(record.TopicPartition))
         {
             // Fetched before the pause took effect: not processed until the partition's state is whole.
             _consumer.Seek(record.TopicPartitionOffset);
-            PauseRestoring();
+            _restore.PauseRestoring();
             record = null;
         }
 
@@ -172,7 +173,7 @@ public sealed class TransformerLoop : IDisposable
     }
 
     /// <summary>Partitions whose dedup state is still being restored: they are paused until it is whole.</summary>
-    public IReadOnlyCollection<TopicPartition> RestoringPartitions => _restoring.Keys;
+    public IReadOnlyCollection<TopicPartition> RestoringPartitions => _restore.Partitions;
 
     /// <summary>
     /// Partitions were assigned: their dedup state is restored from the changelog, all of them at once,
@@ -187,10 +188,10 @@ public sealed class TransformerLoop : IDisposable
         Commit();
         foreach (var tp in partitions)
         {
-            StartRestore(tp);
+            _restore.Start(tp);
         }
 
-        ContinueRestores(_options.KafkaTimeout < InitialRestoreBudget ? _options.KafkaTimeout : InitialRestoreBudget, TimeSpan.FromMilliseconds(50));
+        _restore.Continue(_options.KafkaTimeout < DedupRestore.InitialBudget ? _options.KafkaTimeout : DedupRestore.InitialBudget, TimeSpan.FromMilliseconds(50));
     }
 
     /// <summary>Partitions are being revoked (we still own them): commit, then forget their state.</summary>
@@ -199,7 +200,7 @@ public sealed class TransformerLoop : IDisposable
         Commit();
         foreach (var tp in partitions)
         {
-            StopRestore(tp.TopicPartition);
+            _restore.Stop(tp.TopicPartition);
             _state.Drop(tp.Partition.Value);
             _owedTombstones.RemoveWhere(t => t.Partition == tp.Partition.Value);
         }
@@ -211,7 +212,7 @@ public sealed class TransformerLoop : IDisposable
         _logger.LogWarning("Lost {Count} partition(s); aborting the open work and rewinding.", partitions.Count);
         foreach (var tp in partitions)
         {
-            StopRestore(tp.TopicPartition);
+            _restore.Stop(tp.TopicPartition);
             _state.Drop(tp.Partition.Value);
             _owedTombstones.RemoveWhere(t => t.Partition == tp.Partition.Value);
         }
@@ -305,10 +306,7 @@ public sealed class TransformerLoop : IDisposable
 
     public void Dispose()
     {
-        foreach (var tp in _restoring.Keys.ToList())
-        {
-            StopRestore(tp);
-        }
+        _restore.Dispose();
 
         _producer.Dispose();
     }
@@ -514,135 +512,5 @@ public sealed class TransformerLoop : IDisposable
                 delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
             }
         }
-    }
-
-    /// <summary>How long one RunOnce may spend on restores in progress.</summary>
-    private static readonly TimeSpan RestoreSlice = TimeSpan.FromMilliseconds(100);
-
-    /// <summary>How long the assignment may wait for restores before the loop goes on with them paused.</summary>
-    private static readonly TimeSpan InitialRestoreBudget = TimeSpan.FromSeconds(10);
-
-    private void StartRestore(TopicPartition tp)
-    {
-        StopRestore(tp);
-        var partition = tp.Partition.Value;
-        _state.Drop(partition);
-        _state.Open(partition);
-        var changelog = new TopicPartition(_options.ChangelogTopic, partition);
-        var reader = _createChangelogReader();
-        var watermarks = reader.QueryWatermarkOffsets(changelog, _options.KafkaTimeout);
-
-        // An empty changelog (high <= low) has nothing to read: done at once.
-        var high = watermarks.High.Value > watermarks.Low.Value ? watermarks.High.Value : 0;
-        reader.Assign(new TopicPartitionOffset(changelog, Offset.Beginning));
-        _restoring[tp] = new Restore(reader, changelog, high);
-    }
-
-    private void StopRestore(TopicPartition tp)
-    {
-        if (_restoring.Remove(tp, out var restore))
-        {
-            restore.Reader.Close();
-            restore.Reader.Dispose();
-        }
-    }
-
-    /// <summary>
-    /// Reads the changelogs of restoring partitions for up to <paramref name="budget"/>, each poll waiting at
-    /// most <paramref name="wait"/>; a partition's turn ends when a poll brings nothing. Resumes the
-    /// partitions that are whole.
-    /// </summary>
-    private void ContinueRestores(TimeSpan budget, TimeSpan wait)
-    {
-        var started = Stopwatch.StartNew();
-        var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        foreach (var (tp, restore) in _restoring.ToList())
-        {
-            var partition = tp.Partition.Value;
-            while (restore.High > 0 && restore.Reader.Position(restore.Changelog).Value < restore.High)
-            {
-                if (started.Elapsed >= budget)
-                {
-                    break;
-                }
-
-                var record = restore.Reader.Consume(wait);
-                if (record is { IsPartitionEOF: false, Message: not null } && WebhookTransformer.TryReadChangelog(record, out var key, out var expires))
-                {
-                    _state.Restore(partition, key, expires, nowMs);
-                    restore.Records++;
-
-                    // A key whose latest record is an expired value needs a tombstone, or compaction keeps it forever.
-                    if (expires is { } e && e <= nowMs)
-                    {
-                        restore.Expired.Add(key);
-                    }
-                    else
-                    {
-                        restore.Expired.Remove(key);
-                    }
-                }
-                else if (record is null)
-                {
-                    // Nothing within the wait: caught up to what can be read now (or blocked behind an open
-                    // transaction); the next turn goes on from here.
-                    break;
-                }
-            }
-
-            var position = restore.Reader.Position(restore.Changelog).Value;
-            if (restore.High <= 0 || position >= restore.High)
-            {
-                foreach (var key in restore.Expired)
-                {
-                    _owedTombstones.Add((partition, key));
-                }
-
-                StopRestore(tp);
-                if (_consumer.Assignment.Contains(tp))
-                {
-                    _consumer.Resume([tp]);
-                }
-
-                _logger.LogInformation("Restored dedup state of partition {Partition}: {Records} changelog record(s) read in {Seconds:F1} s, {Keys} key(s) held in total.", partition, restore.Records, restore.Since.Elapsed.TotalSeconds, _state.Count);
-            }
-            else if (!restore.Warned && restore.Since.Elapsed >= _options.KafkaTimeout)
-            {
-                // Never process a partition with part of its state: it stays paused until the changelog is read
-                // to the end (an open transaction of a fenced or crashed producer holds read_committed readers
-                // back until it is aborted, at the latest after transaction.timeout.ms).
-                restore.Warned = true;
-                _logger.LogWarning("Restoring the dedup state of partition {Partition} takes longer than {Timeout}: at changelog offset {Position} of {High}; the partition stays paused until it is complete.", partition, _options.KafkaTimeout, position, restore.High);
-            }
-        }
-
-        PauseRestoring();
-    }
-
-    private void PauseRestoring()
-    {
-        var pause = _restoring.Keys.Where(tp => _consumer.Assignment.Contains(tp)).ToList();
-        if (pause.Count > 0)
-        {
-            _consumer.Pause(pause);
-        }
-    }
-
-    private sealed class Restore(IConsumer<byte[]?, byte[]?> reader, TopicPartition changelog, long high)
-    {
-        public IConsumer<byte[]?, byte[]?> Reader { get; } = reader;
-
-        public TopicPartition Changelog { get; } = changelog;
-
-        public long High { get; } = high;
-
-        public Stopwatch Since { get; } = Stopwatch.StartNew();
-
-        public long Records { get; set; }
-
-        public bool Warned { get; set; }
-
-        /// <summary>Keys whose latest record read so far is an expired value.</summary>
-        public HashSet<DedupKey> Expired { get; } = [];
     }
 }
