@@ -172,7 +172,7 @@ public sealed class BatchPublisher : IDisposable
             var tp = e.ConsumerRecord.TopicPartition;
             _consumer.Seek(e.ConsumerRecord.TopicPartitionOffset);
             _consumer.Pause([tp]);
-            _registryWait[tp] = Stopwatch.GetTimestamp() + (long)(_registryBackoff.TotalSeconds * Stopwatch.Frequency);
+            _registryWait[tp] = TimestampAfter(_registryBackoff);
             _registryErrors.Add(1);
             _logger.LogWarning(e.InnerException, "The Schema Registry did not answer for a sink record of {Partition} at offset {Offset}; reading it again in {Delay}.", tp, e.ConsumerRecord.Offset, _registryBackoff);
             _registryBackoff = TimeSpan.FromTicks(Math.Min(_registryBackoff.Ticks * 2, _options.RetryMaxDelay.Ticks));
@@ -339,13 +339,13 @@ public sealed class BatchPublisher : IDisposable
                 lane.Close();
             }
 
-            var retry = lane.Retry is { Count: > 0 } && Stopwatch.GetTimestamp() >= lane.RetryAfter;
-            if (lane.InFlight || (lane.Ready.Count == 0 && !retry) || (lane.Retry is { Count: > 0 } && !retry) || !Rate(lane.Source).TryTake())
+            // A batch whose sending failed goes first (after its pause), so each person's events keep their order.
+            var retry = lane.Retry is { Count: > 0 };
+            if (lane.InFlight || (retry ? Stopwatch.GetTimestamp() < lane.RetryAfter : lane.Ready.Count == 0) || !Rate(lane.Source).TryTake())
             {
                 continue;
             }
 
-            // A batch whose sending failed goes first, so each person's events keep their order.
             List<PendingEvent> batch;
             if (retry)
             {
@@ -496,7 +496,7 @@ public sealed class BatchPublisher : IDisposable
                 lane.Failures++;
                 lane.Retry = [.. completion.Unsent];
                 var pause = TimeSpan.FromTicks(Math.Min(_options.RetryBaseDelay.Ticks << Math.Min(lane.Failures - 1, 20), _options.RetryMaxDelay.Ticks));
-                lane.RetryAfter = Stopwatch.GetTimestamp() + (long)(pause.TotalSeconds * Stopwatch.Frequency);
+                lane.RetryAfter = TimestampAfter(pause);
             }
             else if (completion.Settled.Count > 0)
             {
@@ -546,6 +546,9 @@ public sealed class BatchPublisher : IDisposable
 
         return false;
     }
+
+    /// <summary>The <see cref="Stopwatch"/> timestamp <paramref name="delay"/> from now.</summary>
+    private static long TimestampAfter(TimeSpan delay) => Stopwatch.GetTimestamp() + (long)(delay.TotalSeconds * Stopwatch.Frequency);
 
     private void ResumeAfterRegistryWait()
     {

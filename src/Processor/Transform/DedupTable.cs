@@ -110,29 +110,8 @@ public sealed class DedupTable
     /// Scans up to <paramref name="maxSlots"/> slots from where the last scan stopped and removes the keys
     /// that expired at <paramref name="nowSeconds"/>, adding them to <paramref name="removed"/>.
     /// </summary>
-    public void RemoveExpired(uint nowSeconds, int maxSlots, List<DedupKey> removed)
-    {
-        var budget = Math.Min(maxSlots, _slots.Length);
-        var i = _scanCursor & _mask;
-        var scanned = 0;
-        while (scanned < budget)
-        {
-            ref var slot = ref _slots[i];
-            if (!slot.IsEmpty && slot.Expires <= nowSeconds)
-            {
-                removed.Add(new DedupKey(slot.High, slot.Low));
-                RemoveAt(i);
-
-                // Backward shift may have moved a later key into this slot: look at it again.
-                continue;
-            }
-
-            i = (i + 1) & _mask;
-            scanned++;
-        }
-
-        _scanCursor = i;
-    }
+    public void RemoveExpired(uint nowSeconds, int maxSlots, List<DedupKey> removed) =>
+        _scanCursor = RemoveAtOrBefore(nowSeconds, _scanCursor & _mask, Math.Min(maxSlots, _slots.Length), int.MaxValue, removed);
 
     /// <summary>
     /// An expiry such that about <paramref name="count"/> keys (at least that many, when any) expire at or
@@ -180,12 +159,19 @@ public sealed class DedupTable
     }
 
     /// <summary>Removes up to <paramref name="maxRemoved"/> keys that expire at or before <paramref name="threshold"/> (one pass over the table).</summary>
-    public void RemoveOldest(uint threshold, int maxRemoved, List<DedupKey> removed)
+    public void RemoveOldest(uint threshold, int maxRemoved, List<DedupKey> removed) =>
+        RemoveAtOrBefore(threshold, 0, _slots.Length, maxRemoved, removed);
+
+    /// <summary>
+    /// Scans <paramref name="maxSlots"/> slots from <paramref name="start"/>, removing keys that expire at or
+    /// before <paramref name="threshold"/> (at most <paramref name="maxRemoved"/>); returns where it stopped.
+    /// </summary>
+    private int RemoveAtOrBefore(uint threshold, int start, int maxSlots, int maxRemoved, List<DedupKey> removed)
     {
-        var i = 0;
+        var i = start;
         var scanned = 0;
         var taken = 0;
-        while (scanned < _slots.Length && taken < maxRemoved)
+        while (scanned < maxSlots && taken < maxRemoved)
         {
             ref var slot = ref _slots[i];
             if (!slot.IsEmpty && slot.Expires <= threshold)
@@ -193,12 +179,16 @@ public sealed class DedupTable
                 removed.Add(new DedupKey(slot.High, slot.Low));
                 RemoveAt(i);
                 taken++;
+
+                // Backward shift may have moved a later key into this slot: look at it again.
                 continue;
             }
 
             i = (i + 1) & _mask;
             scanned++;
         }
+
+        return i;
     }
 
     private void RemoveAt(int i)

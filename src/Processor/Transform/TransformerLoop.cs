@@ -198,26 +198,26 @@ public sealed class TransformerLoop : IDisposable
     public void OnRevoked(IReadOnlyCollection<TopicPartitionOffset> partitions)
     {
         Commit();
-        foreach (var tp in partitions)
-        {
-            _restore.Stop(tp.TopicPartition);
-            _state.Drop(tp.Partition.Value);
-            _owedTombstones.RemoveWhere(t => t.Partition == tp.Partition.Value);
-        }
+        Forget(partitions);
     }
 
     /// <summary>Partitions were lost (someone else may own them already): nothing may be committed for them.</summary>
     public void OnLost(IReadOnlyCollection<TopicPartitionOffset> partitions)
     {
         _logger.LogWarning("Lost {Count} partition(s); aborting the open work and rewinding.", partitions.Count);
+        Forget(partitions);
+        AbortAndRewind(partitions.Select(p => p.TopicPartition).ToHashSet());
+    }
+
+    /// <summary>Lets go of partitions: their restore, their state and the tombstones owed for them (the next owner restores and owes its own).</summary>
+    private void Forget(IReadOnlyCollection<TopicPartitionOffset> partitions)
+    {
         foreach (var tp in partitions)
         {
             _restore.Stop(tp.TopicPartition);
             _state.Drop(tp.Partition.Value);
             _owedTombstones.RemoveWhere(t => t.Partition == tp.Partition.Value);
         }
-
-        AbortAndRewind(partitions.Select(p => p.TopicPartition).ToHashSet());
     }
 
     /// <summary>Makes everything processed so far durable, or rewinds so that it is processed again.</summary>
@@ -235,20 +235,12 @@ public sealed class TransformerLoop : IDisposable
             var tombstones = _owedTombstones.ToList();
             if (_exactlyOnce)
             {
-                foreach (var (partition, key) in tombstones)
-                {
-                    Produce(_transformer.ChangelogRecord(partition, key, null));
-                }
-
+                ProduceTombstones(tombstones);
                 var positions = Positions();
                 Retrying("SendOffsetsToTransaction", () => _producer.SendOffsetsToTransaction(positions, _consumer.ConsumerGroupMetadata, _options.KafkaTimeout));
 
                 // A commit that timed out is resumed by calling it again (it may have completed meanwhile).
                 Retrying("CommitTransaction", () => _producer.CommitTransaction(_options.KafkaTimeout));
-                _state.CommitPending();
-                _owedTombstones.ExceptWith(tombstones);
-                OweEvictedEarly();
-                _producer.BeginTransaction();
             }
             else
             {
@@ -258,11 +250,7 @@ public sealed class TransformerLoop : IDisposable
                     Produce(record);
                 }
 
-                foreach (var (partition, key) in tombstones)
-                {
-                    Produce(_transformer.ChangelogRecord(partition, key, null));
-                }
-
+                ProduceTombstones(tombstones);
                 _deferredChangelog.Clear();
                 FlushOrThrow();
                 var offsets = Positions();
@@ -270,10 +258,15 @@ public sealed class TransformerLoop : IDisposable
                 {
                     _consumer.Commit(offsets);
                 }
+            }
 
-                _state.CommitPending();
-                _owedTombstones.ExceptWith(tombstones);
-                OweEvictedEarly();
+            // Committed: pending keys become state, the tombstones written are paid.
+            _state.CommitPending();
+            _owedTombstones.ExceptWith(tombstones);
+            OweEvictedEarly();
+            if (_exactlyOnce)
+            {
+                _producer.BeginTransaction();
             }
 
             _uncommitted = 0;
@@ -307,8 +300,15 @@ public sealed class TransformerLoop : IDisposable
     public void Dispose()
     {
         _restore.Dispose();
-
         _producer.Dispose();
+    }
+
+    private void ProduceTombstones(List<(int Partition, DedupKey Key)> tombstones)
+    {
+        foreach (var (partition, key) in tombstones)
+        {
+            Produce(_transformer.ChangelogRecord(partition, key, null));
+        }
     }
 
     /// <summary>
@@ -316,17 +316,20 @@ public sealed class TransformerLoop : IDisposable
     /// call"): with backoff, and giving up only when the loop is stopping (the work is then redone by the
     /// partitions' next owner).
     /// </summary>
-    private void Retrying(string operation, Action call)
+    private void Retrying(string operation, Action call) =>
+        Retrying(operation, () => { call(); return true; }, e => e is KafkaRetriableException);
+
+    /// <summary>Returns what <paramref name="call"/> returns once it does not fail with an error <paramref name="retriable"/> accepts.</summary>
+    private T Retrying<T>(string operation, Func<T> call, Func<KafkaException, bool> retriable)
     {
         var delay = TimeSpan.FromMilliseconds(100);
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                call();
-                return;
+                return call();
             }
-            catch (KafkaRetriableException e) when (!_stop.IsCancellationRequested)
+            catch (KafkaException e) when (retriable(e) && !_stop.IsCancellationRequested)
             {
                 _logger.LogWarning(e, "{Operation} failed with a retriable error ({Code}), attempt {Attempt}; trying again in {Delay} ms.", operation, e.Error.Code, attempt, (int)delay.TotalMilliseconds);
                 _sleep(delay);
@@ -487,30 +490,13 @@ public sealed class TransformerLoop : IDisposable
             return;
         }
 
-        foreach (var committed in CommittedOffsets(assignment))
+        // Asked again while the coordinator does not answer: any error short of a fatal one says nothing about the offsets.
+        var offsets = Retrying("Reading the committed offsets", () => _consumer.Committed(assignment, _options.KafkaTimeout), e => !e.Error.IsFatal);
+        foreach (var committed in offsets)
         {
             _consumer.Seek(committed.Offset.Value >= 0
                 ? committed
                 : new TopicPartitionOffset(committed.TopicPartition, Offset.Beginning));
-        }
-    }
-
-    /// <summary>The group's committed offsets, asked again (with backoff) while the coordinator does not answer.</summary>
-    private List<TopicPartitionOffset> CommittedOffsets(List<TopicPartition> partitions)
-    {
-        var delay = TimeSpan.FromMilliseconds(100);
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return _consumer.Committed(partitions, _options.KafkaTimeout);
-            }
-            catch (KafkaException e) when (!e.Error.IsFatal && !_stop.IsCancellationRequested)
-            {
-                _logger.LogWarning(e, "Reading the committed offsets failed ({Code}), attempt {Attempt}; trying again in {Delay} ms.", e.Error.Code, attempt, (int)delay.TotalMilliseconds);
-                _sleep(delay);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
-            }
         }
     }
 }
