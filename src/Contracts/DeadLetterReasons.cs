@@ -24,4 +24,10 @@ public static class DeadLetterReasons
 
     /// <summary>The record names a source that is not configured.</summary>
     public const string UnknownSource = "unknown_source";
+
+    /// <summary>Segment refused the event (a 400 narrowed down to it by splitting its batch).</summary>
+    public const string SegmentRejected = "segment_rejected";
+
+    /// <summary>A sink record that is not a sink record of a schema the publisher can read.</summary>
+    public const string InvalidSinkRecord = "invalid_sink_record";
 }

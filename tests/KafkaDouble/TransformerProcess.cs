@@ -21,6 +21,9 @@ internal sealed class TransformerProcess : IDisposable
     public const string Dlq = "dlq";
     public const string Changelog = "changelog";
 
+    /// <summary>The write key of <see cref="DefaultSources"/>' one source.</summary>
+    public const string WriteKey = "w";
+
     private readonly KafkaCluster _cluster;
 
     public TransformerProcess(KafkaCluster cluster, TransformerOptions options, string transactionalId = "cio-transformer-test", SourceCatalog? sources = null, TimeProvider? time = null)
@@ -130,7 +133,7 @@ internal sealed class TransformerProcess : IDisposable
 
     /// <summary>One source, <c>acme</c>, sending every event.</summary>
     public static SourceCatalog DefaultSources() =>
-        new([SourceSettings.Create("acme", new SourceOptions { WebhookSigningKey = "k", WriteKey = "w" })]);
+        new([SourceSettings.Create("acme", new SourceOptions { WebhookSigningKey = "k", WriteKey = WriteKey })]);
 
     public void Dispose() => Loop.Dispose();
 

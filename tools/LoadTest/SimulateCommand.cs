@@ -5,9 +5,9 @@ using CioSegment.KafkaDouble;
 namespace CioSegment.LoadTest;
 
 /// <summary>
-/// <c>simulate --schedules N [--seed S]</c>: N seeded fault schedules of the production transformer on the
-/// Kafka double (<see cref="TransformerSimulation"/>: faults, crashes, restarts, lost partitions, with its
-/// invariants checked). In process, no network. Prints each violating seed with the command that runs it
+/// <c>simulate --schedules N [--seed S]</c>: N seeded fault schedules of the production transformer and
+/// publisher on the Kafka double and a Segment double (<see cref="PipelineSimulation"/>: Kafka, registry and
+/// Segment faults, crashes, restarts, lost partitions, with its invariants checked). In process, no network. Prints each violating seed with the command that runs it
 /// alone, the faults injected, and closes with <c>simulate: N schedules, violations V</c>.
 /// </summary>
 internal static class SimulateCommand
@@ -26,7 +26,7 @@ internal static class SimulateCommand
             Console.WriteLine($"  again: dotnet run -c Release --project tools/LoadTest -- simulate --schedules 1 --seed {group.Key.ToString(CultureInfo.InvariantCulture)} --steps {steps.ToString(CultureInfo.InvariantCulture)}");
         }
 
-        Console.WriteLine($"seeds {firstSeed}..{firstSeed + schedules - 1}, {steps} steps each, {clock.Elapsed.TotalSeconds:F1} s: {summary.Commits} commit calls, {summary.Crashes} crashes, {summary.FatalExits} fatal exits, {summary.Expulsions} expulsions");
+        Console.WriteLine($"seeds {firstSeed}..{firstSeed + schedules - 1}, {steps} steps each, {clock.Elapsed.TotalSeconds:F1} s: {summary.Commits} commit calls, {summary.Crashes} crashes, {summary.FatalExits} fatal exits, {summary.Expulsions} expulsions; publishers: {summary.SegmentRequests} Segment requests, {summary.PublisherCrashes} crashes, {summary.PublisherExits} fatal exits, {summary.PublisherExpulsions} expulsions");
         foreach (var (fault, n) in summary.Injected)
         {
             Console.WriteLine($"  {fault}: {n}");

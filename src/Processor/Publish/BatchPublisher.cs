@@ -46,7 +46,9 @@ public sealed class BatchPublisher : IDisposable
     private readonly Dictionary<string, RateGate> _rates = [];
     private readonly ConcurrentQueue<(Lane Lane, IReadOnlyList<PendingEvent> Settled, IReadOnlyList<PendingEvent> Unsent)> _completions = new();
     private readonly PartitionProgress _progress = new();
-    private readonly Stopwatch _sinceCommit = Stopwatch.StartNew();
+    private readonly TimeProvider _time;
+    private readonly Func<Func<Task>, Task> _start;
+    private long _lastCommit;
     private readonly ResiliencePipeline<BatchResponse> _retry;
     private readonly CancellationTokenSource _abandon = new();
     private readonly List<Task> _inFlight = [];
@@ -64,6 +66,7 @@ public sealed class BatchPublisher : IDisposable
     private long _bufferedBytes;
     private readonly HashSet<TopicPartition> _backpressurePaused = [];
     private bool _paused;
+    private KafkaException? _fatal;
 
     public BatchPublisher(
         IConsumer<byte[]?, SegmentTrackRecordView> consumer,
@@ -72,9 +75,15 @@ public sealed class BatchPublisher : IDisposable
         SourceCatalog sources,
         PublisherOptions options,
         Meter meter,
-        ILogger logger)
+        ILogger logger,
+        TimeProvider? time = null,
+        Func<double>? jitter = null,
+        Func<Func<Task>, Task>? start = null)
     {
         _consumer = consumer;
+        _time = time ?? TimeProvider.System;
+        _start = start ?? Task.Run;
+        _lastCommit = _time.GetTimestamp();
         _deadLetters = deadLetters;
         _client = client;
         _sources = sources;
@@ -91,12 +100,12 @@ public sealed class BatchPublisher : IDisposable
 
         // Series the alerts watch start at 0, so that their first increment after a start counts in increase().
         _retries.Add(0);
-        foreach (var reason in (string[])["segment_rejected", "unknown_source", "invalid_sink_record"])
+        foreach (var reason in (string[])[DeadLetterReasons.SegmentRejected, DeadLetterReasons.UnknownSource, DeadLetterReasons.InvalidSinkRecord])
         {
             _deadLettered.Add(0, new KeyValuePair<string, object?>("reason", reason));
         }
 
-        foreach (var status in (int[])[200, 400, 401, 403, 429, 500, 503])
+        foreach (var status in (int[])[200, 400, 401, 403, 404, 429, 500, 503])
         {
             _batches.Add(0, new KeyValuePair<string, object?>("http.response.status_code", status));
         }
@@ -120,13 +129,14 @@ public sealed class BatchPublisher : IDisposable
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600, 21600, 86400] });
         meter.CreateObservableGauge("cio.publisher.buffered", () => Volatile.Read(ref _buffered), "{event}", "Events held in memory (batching, waiting or in flight).");
         meter.CreateObservableGauge("cio.publisher.buffered_bytes", () => Interlocked.Read(ref _bufferedBytes), "By", "Bytes of track JSON held in memory (batching, waiting or in flight).");
-        _retry = new ResiliencePipelineBuilder<BatchResponse>()
+        _retry = new ResiliencePipelineBuilder<BatchResponse> { TimeProvider = _time }
             .AddRetry(new RetryStrategyOptions<BatchResponse>
             {
                 ShouldHandle = args => ValueTask.FromResult(args.Outcome.Result is { Verdict: BatchVerdict.Retry }),
                 MaxRetryAttempts = int.MaxValue,
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
+                Randomizer = jitter ?? Random.Shared.NextDouble,
                 Delay = options.RetryBaseDelay,
                 MaxDelay = options.RetryMaxDelay,
                 DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result.RetryAfter is { } after && after > TimeSpan.Zero ? after : (TimeSpan?)null),
@@ -158,6 +168,11 @@ public sealed class BatchPublisher : IDisposable
 
     public void RunOnce(TimeSpan pollTimeout)
     {
+        if (_fatal is { } fatal)
+        {
+            throw new KafkaException(fatal.Error, fatal);
+        }
+
         ResumeAfterRegistryWait();
         ConsumeResult<byte[]?, SegmentTrackRecordView>? record = null;
         try
@@ -185,7 +200,7 @@ public sealed class BatchPublisher : IDisposable
             _progress.Consumed(origin);
             var pending = new PendingEvent(origin, "", "", raw.Message.Key, raw.Message.Value ?? [], raw.Message.Headers ?? []);
             Hold(pending);
-            DeadLetter([pending], "invalid_sink_record", e.Error.Reason, lane: null);
+            DeadLetter([pending], DeadLetterReasons.InvalidSinkRecord, e.Error.Reason, lane: null);
         }
 
         if (record is { IsPartitionEOF: false, Message: not null })
@@ -197,7 +212,7 @@ public sealed class BatchPublisher : IDisposable
         Settle();
         Dispatch(force: false);
         Backpressure();
-        if (_sinceCommit.Elapsed >= _options.CommitInterval)
+        if (_time.GetElapsedTime(_lastCommit) >= _options.CommitInterval)
         {
             CommitSettled();
         }
@@ -304,7 +319,7 @@ public sealed class BatchPublisher : IDisposable
         Hold(pending);
         if (!_sources.TryGet(view.SourceId, out _))
         {
-            DeadLetter([pending], "unknown_source", "No source is configured under the record's source id.", lane: null);
+            DeadLetter([pending], DeadLetterReasons.UnknownSource, "No source is configured under the record's source id.", lane: null);
             return;
         }
 
@@ -323,7 +338,7 @@ public sealed class BatchPublisher : IDisposable
 
         if (lane.Open.Count == 0)
         {
-            lane.OpenedAt.Restart();
+            lane.OpenedAt = _time.GetTimestamp();
         }
 
         lane.Open.Add(pending);
@@ -334,14 +349,14 @@ public sealed class BatchPublisher : IDisposable
     {
         foreach (var lane in _lanes.Values)
         {
-            if (lane.Open.Count > 0 && (force || lane.OpenedAt.Elapsed >= _options.Linger))
+            if (lane.Open.Count > 0 && (force || _time.GetElapsedTime(lane.OpenedAt) >= _options.Linger))
             {
                 lane.Close();
             }
 
             // A batch whose sending failed goes first (after its pause), so each person's events keep their order.
             var retry = lane.Retry is { Count: > 0 };
-            if (lane.InFlight || (retry ? Stopwatch.GetTimestamp() < lane.RetryAfter : lane.Ready.Count == 0) || !Rate(lane.Source).TryTake())
+            if (lane.InFlight || (retry ? _time.GetTimestamp() < lane.RetryAfter : lane.Ready.Count == 0) || !Rate(lane.Source).TryTake())
             {
                 continue;
             }
@@ -364,14 +379,14 @@ public sealed class BatchPublisher : IDisposable
 
             lane.InFlight = true;
             _inFlight.RemoveAll(t => t.IsCompleted);
-            _inFlight.Add(Task.Run(() => SendAsync(lane, batch)));
+            _inFlight.Add(_start(() => SendAsync(lane, batch)));
         }
     }
 
     private async Task SendAsync(Lane lane, List<PendingEvent> batch)
     {
         var settled = new List<PendingEvent>(batch.Count);
-        var started = Stopwatch.GetTimestamp();
+        var started = _time.GetTimestamp();
         string? error = null;
         using var activity = MessagingTelemetry.StartBatchProcess(TransformerService.ActivitySource, _options.InputTopic, _options.GroupId, batch.Select(e => (Headers?)e.Headers), batch.Count);
         activity?.SetTag("cio.source_id", lane.Source);
@@ -398,7 +413,7 @@ public sealed class BatchPublisher : IDisposable
         }
         finally
         {
-            MessagingTelemetry.Processed(_options.InputTopic, _options.GroupId, Stopwatch.GetElapsedTime(started), error);
+            MessagingTelemetry.Processed(_options.InputTopic, _options.GroupId, _time.GetElapsedTime(started), error);
 
             // An unexpected failure must neither lose the rest of the batch nor freeze its partitions' commits.
             var unsent = error is null or "abandoned" ? [] : batch.Except(settled).ToList();
@@ -418,7 +433,7 @@ public sealed class BatchPublisher : IDisposable
         {
             _fill.Record(batch.Count / (double)_options.MaxBatchEvents);
             _bytes.Record(batch.Sum(e => e.TrackJson.Length + 1) + SegmentBatchClient.EnvelopeBytes(0));
-            var nowMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
             foreach (var e in batch)
             {
                 if (e.ReceivedAtMs > 0)
@@ -433,7 +448,7 @@ public sealed class BatchPublisher : IDisposable
 
         if (batch.Count == 1)
         {
-            await DeadLetterAsync(batch[0], "segment_rejected", $"HTTP {response.Status}: {response.Detail}").ConfigureAwait(false);
+            await DeadLetterAsync(batch[0], DeadLetterReasons.SegmentRejected, $"HTTP {response.Status}: {response.Detail}").ConfigureAwait(false);
             settled.Add(batch[0]);
             return;
         }
@@ -446,7 +461,7 @@ public sealed class BatchPublisher : IDisposable
 
     private void DeadLetter(IReadOnlyList<PendingEvent> events, string reason, string detail, Lane? lane)
     {
-        _ = Task.Run(async () =>
+        _ = _start(async () =>
         {
             foreach (var e in events)
             {
@@ -471,10 +486,17 @@ public sealed class BatchPublisher : IDisposable
                 _logger.LogWarning("Event {MessageId} of source {Source} dead-lettered: {Reason} ({Detail}).", e.MessageId, e.SourceId, reason, detail);
                 return;
             }
+            catch (ProduceException<byte[]?, byte[]?> ex) when (ex.Error.IsFatal)
+            {
+                // The producer is unusable (librdkafka's fatal idempotence errors): retrying would hold the lane
+                // and its partitions' commits forever. The loop stops the process; the restart sends the batch again.
+                _fatal ??= ex;
+                throw;
+            }
             catch (ProduceException<byte[]?, byte[]?> ex)
             {
                 _logger.LogWarning("Dead-letter write failed ({Code}); retrying.", ex.Error.Code);
-                await Task.Delay(_options.RetryBaseDelay, _abandon.Token).ConfigureAwait(false);
+                await Task.Delay(_options.RetryBaseDelay, _time, _abandon.Token).ConfigureAwait(false);
             }
         }
     }
@@ -507,7 +529,7 @@ public sealed class BatchPublisher : IDisposable
 
     private void CommitSettled()
     {
-        _sinceCommit.Restart();
+        _lastCommit = _time.GetTimestamp();
         var offsets = _progress.Committable();
         if (offsets.Count == 0)
         {
@@ -547,8 +569,8 @@ public sealed class BatchPublisher : IDisposable
         return false;
     }
 
-    /// <summary>The <see cref="Stopwatch"/> timestamp <paramref name="delay"/> from now.</summary>
-    private static long TimestampAfter(TimeSpan delay) => Stopwatch.GetTimestamp() + (long)(delay.TotalSeconds * Stopwatch.Frequency);
+    /// <summary>The <see cref="TimeProvider"/> timestamp <paramref name="delay"/> from now.</summary>
+    private long TimestampAfter(TimeSpan delay) => _time.GetTimestamp() + (long)(delay.TotalSeconds * _time.TimestampFrequency);
 
     private void ResumeAfterRegistryWait()
     {
@@ -557,7 +579,7 @@ public sealed class BatchPublisher : IDisposable
             return;
         }
 
-        var now = Stopwatch.GetTimestamp();
+        var now = _time.GetTimestamp();
         var due = _registryWait.Where(w => w.Value <= now).Select(w => w.Key).ToList();
         foreach (var tp in due)
         {
@@ -614,7 +636,7 @@ public sealed class BatchPublisher : IDisposable
     {
         if (!_rates.TryGetValue(source, out var gate))
         {
-            gate = new RateGate(_options.MaxRequestsPerSecondPerSource);
+            gate = new RateGate(_options.MaxRequestsPerSecondPerSource, _time);
             _rates[source] = gate;
         }
 
@@ -629,7 +651,8 @@ public sealed class BatchPublisher : IDisposable
 
         public int OpenBytes { get; set; }
 
-        public Stopwatch OpenedAt { get; } = new();
+        /// <summary>Timestamp at which <see cref="Open"/> got its first event.</summary>
+        public long OpenedAt { get; set; }
 
         public Queue<List<PendingEvent>> Ready { get; } = new();
 
@@ -653,20 +676,20 @@ public sealed class BatchPublisher : IDisposable
     }
 
     /// <summary>At most <c>perSecond</c> takes per second, evenly spaced.</summary>
-    private sealed class RateGate(int perSecond)
+    private sealed class RateGate(int perSecond, TimeProvider time)
     {
-        private readonly long _spacing = Stopwatch.Frequency / perSecond;
-        private long _next = Stopwatch.GetTimestamp();
+        private readonly long _spacing = time.TimestampFrequency / perSecond;
+        private long _next = time.GetTimestamp();
 
         public bool TryTake()
         {
-            var now = Stopwatch.GetTimestamp();
+            var now = time.GetTimestamp();
             if (now < _next)
             {
                 return false;
             }
 
-            _next = Math.Max(_next + _spacing, now - Stopwatch.Frequency);
+            _next = Math.Max(_next + _spacing, now - time.TimestampFrequency);
             return true;
         }
     }

@@ -78,6 +78,7 @@ public sealed class PublisherService(
         catch (Exception e) when (e is not OperationCanceledException)
         {
             logger.LogCritical(e, "The publisher stopped on an error it cannot recover from; stopping the process so that it is restarted.");
+            Environment.ExitCode = 1;
             lifetime.StopApplication();
         }
     }

@@ -24,10 +24,10 @@ public enum BatchVerdict
 {
     Accepted,
 
-    /// <summary>429, 408, 5xx but 501/505, timeouts and connection errors: send the same batch again later.</summary>
+    /// <summary>429, 408, 401/403, 404/405/410, 5xx but 501/505, timeouts and connection errors: send the same batch again later.</summary>
     Retry,
 
-    /// <summary>400 and other 4xx (and 501/505): the batch, or an event in it, will never be accepted.</summary>
+    /// <summary>400, 413 and other 4xx (and 501/505): the batch, or an event in it, will never be accepted.</summary>
     Rejected,
 }
 
@@ -111,11 +111,7 @@ public sealed class SegmentBatchClient(HttpClient http, ISegmentEndpoints endpoi
             var retryAfter = response.Headers.RetryAfter is { } ra
                 ? ra.Delta ?? (ra.Date is { } date ? date - time.GetUtcNow() : null)
                 : null;
-            // 401/403: the write key is wrong or revoked. Every event of the source would be refused alike, so
-            // there is nothing to isolate: hold the events and retry (backoff up to RetryMaxDelay) until the
-            // operator fixes the key, instead of dead-lettering the whole stream. The alert on Segment's 401/403
-            // answers pages for it.
-            var retriable = status is 429 or 408 or 401 or 403 || (status >= 500 && status != 501 && status != 505);
+            var retriable = IsRetriable(status);
             return new BatchResponse(retriable ? BatchVerdict.Retry : BatchVerdict.Rejected, status, retryAfter, detail);
         }
         catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
@@ -127,6 +123,18 @@ public sealed class SegmentBatchClient(HttpClient http, ISegmentEndpoints endpoi
             return new BatchResponse(BatchVerdict.Retry, 0, null, "connection error: " + e.Message);
         }
     }
+
+    /// <summary>
+    /// Whether an answer says nothing about the events themselves, so the same batch is sent again later:
+    /// 429, 408 and 5xx (but 501/505) are passing conditions; 401/403 (write key wrong or revoked) and
+    /// 404/405/410 (no Segment API at the endpoint: a wrong <c>SegmentEndpoint</c>, a proxy) would refuse every
+    /// event of the source alike, so there is nothing to isolate: the events are held and retried (backoff up
+    /// to <c>RetryMaxDelay</c>) until the operator fixes the setting, instead of dead-lettering the whole
+    /// stream; the alert on Segment errors pages for them. Only the rest (400, 413, other 4xx, 501/505) is a
+    /// rejection, which splitting narrows down to the events Segment refuses.
+    /// </summary>
+    public static bool IsRetriable(int status) =>
+        status is 429 or 408 or 401 or 403 or 404 or 405 or 410 || (status >= 500 && status != 501 && status != 505);
 
     private static string Version(Assembly assembly) =>
         assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion is { Length: > 0 } informational

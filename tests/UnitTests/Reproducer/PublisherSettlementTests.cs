@@ -147,6 +147,55 @@ public class PublisherSettlementTests
         publisher.Shutdown(TimeSpan.FromMilliseconds(10));
     }
 
+    /// <summary>Found by the pipeline simulation (a Segment fault of kind NotFound): every event was dead-lettered.</summary>
+    [Theory]
+    [InlineData(HttpStatusCode.NotFound)]
+    [InlineData(HttpStatusCode.MethodNotAllowed)]
+    [InlineData(HttpStatusCode.Gone)]
+    public void An_endpoint_that_is_not_segments_holds_the_events_and_never_dead_letters_them(HttpStatusCode status)
+    {
+        var answers = 0;
+        var deadLetters = Substitute.For<IProducer<byte[]?, byte[]?>>();
+        using var publisher = Publisher(_ => Interlocked.Increment(ref answers) <= 3 ? new HttpResponseMessage(status) : new HttpResponseMessage(HttpStatusCode.OK), deadLetters: deadLetters);
+        Enqueue(0, "cool-person");
+        Enqueue(1, "other-person");
+
+        RunUntil(publisher, () => _commits.Any(c => c.Any(o => o.Offset.Value == 2)));
+
+        Assert.True(answers >= 4, $"{answers} requests");
+        Assert.Empty(deadLetters.ReceivedCalls());
+        Assert.Contains(_commits, c => c.Single() == new TopicPartitionOffset(P0, 2));
+    }
+
+    [Fact]
+    public void A_dead_letter_producer_in_a_fatal_state_stops_the_loop_instead_of_holding_the_lane_forever()
+    {
+        var deadLetters = Substitute.For<IProducer<byte[]?, byte[]?>>();
+        deadLetters.ProduceAsync(Arg.Any<string>(), Arg.Any<Message<byte[]?, byte[]?>>(), Arg.Any<CancellationToken>())
+            .Returns<Task<DeliveryResult<byte[]?, byte[]?>>>(_ => throw new ProduceException<byte[]?, byte[]?>(new Error(ErrorCode.Local_Fatal, "Fatal idempotent producer error", true), new DeliveryResult<byte[]?, byte[]?>()));
+        using var publisher = Publisher(_ => new HttpResponseMessage(HttpStatusCode.BadRequest), deadLetters: deadLetters);
+        Enqueue(0, "cool-person");
+
+        KafkaException? stopped = null;
+        RunUntil(publisher, () =>
+        {
+            try
+            {
+                publisher.RunOnce(TimeSpan.Zero);
+                return false;
+            }
+            catch (KafkaException e)
+            {
+                stopped = e;
+                return true;
+            }
+        });
+
+        Assert.NotNull(stopped);
+        Assert.True(stopped.Error.IsFatal);
+        Assert.Empty(_commits.SelectMany(c => c));   // nothing settled: the restart sends it again
+    }
+
     private BatchPublisher Publisher(Func<HttpRequestMessage, HttpResponseMessage> answer, TimeSpan? linger = null, IProducer<byte[]?, byte[]?>? deadLetters = null, Action<PublisherOptions>? options = null)
     {
         var http = new HttpClient(new Answering(answer));

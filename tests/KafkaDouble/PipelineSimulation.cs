@@ -1,26 +1,36 @@
 using System.Text;
+using System.Text.Json;
 using CioSegment.Contracts;
 using CioSegment.Processor.Transform;
 using Confluent.Kafka;
+using Microsoft.Extensions.Time.Testing;
 
 namespace CioSegment.KafkaDouble;
 
 /// <summary>
-/// One seeded schedule of the production transformer (loop, transformer, dedup store) over the Kafka
-/// double: two pods with their own transactional.id, webhooks arriving in bursts (retries among them, and
-/// some that cannot be mapped), random steps of processing, commits, crashes (all in-memory state dropped),
-/// restarts, expulsions from the group (lost partitions) and injected Kafka faults; then the faults stop and
-/// the pods drain. The same seed always runs the same schedule.
+/// One seeded schedule of the production pipeline behind the ingest over the Kafka double: two transformer
+/// pods (loop, transformer, dedup store) with their own transactional.id and two publisher pods
+/// (<c>BatchPublisher</c>) in front of a <see cref="SegmentDouble"/>, on a simulated clock. Webhooks arrive in
+/// bursts (retries among them, some that cannot be mapped, some whose event Segment refuses); random steps
+/// process, commit, crash pods (all in-memory state dropped), restart them, expel them from their group (lost
+/// partitions), inject Kafka faults, take the Schema Registry down and make Segment fail for a while (5xx,
+/// 429, 401, 404, timeouts, answers lost after storing, connection and unexpected errors); then the faults stop
+/// and the pods drain. The same seed always runs the same schedule.
 /// <para>Invariants, checked as it runs and at the end:</para>
 /// <list type="bullet">
 /// <item>every webhook appears exactly once in the committed sink output, or once in the dead-letter topic
 /// with the reason its shape gets (never because of a fault);</item>
-/// <item>after every commit, a pod's in-memory dedup state equals the committed changelog of its partitions;</item>
+/// <item>after every commit, a transformer pod's in-memory dedup state equals the committed changelog of its partitions;</item>
 /// <item>no exception leaves a loop but a fatal Kafka error (on which the process exits, to be restarted);</item>
-/// <item>at the end the group's committed offsets cover the raw topic and no transaction is left open.</item>
+/// <item>the publisher group's committed offsets never pass a sink record that Segment has not stored or
+/// that is not in the publisher's dead-letter topic;</item>
+/// <item>at the end every committed sink record was stored by Segment at least once, each person's events
+/// were first stored in their order, only the events Segment refuses are dead-lettered (reason
+/// <c>segment_rejected</c>), no partition is left paused, nothing is left buffered, and the groups'
+/// committed offsets cover the raw and sink topics with no transaction left open.</item>
 /// </list>
 /// </summary>
-internal sealed class TransformerSimulation(int seed)
+internal sealed class PipelineSimulation(int seed)
 {
     private const double FaultRate = 0.03;
 
@@ -32,10 +42,20 @@ internal sealed class TransformerSimulation(int seed)
         [FaultPoint.AbortTransaction] = [FaultKind.Retriable, FaultKind.Fatal],
         [FaultPoint.InitTransactions] = [FaultKind.Retriable],
         [FaultPoint.Committed] = [FaultKind.Retriable],
+        [FaultPoint.ConsumerCommit] = [FaultKind.Retriable],
     };
+
+    private static readonly SegmentFault[] SegmentFaults = Enum.GetValues<SegmentFault>().Where(f => f != SegmentFault.None).ToArray();
 
     private readonly Random _random = new(seed);
     private readonly TransformerProcess?[] _pods = new TransformerProcess?[2];
+    private readonly PublisherProcess?[] _publishers = new PublisherProcess?[2];
+    private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+    private readonly SegmentDouble _segment = new(TransformerProcess.WriteKey);
+    private readonly RegistryDouble _registry = new();
+    private SegmentFault _segmentFault;
+    private int _segmentFaultSteps;
+    private int _registryDownSteps;
     private readonly Dictionary<string, string> _expected = [];
     private readonly List<(string Body, string Key)> _sent = [];
     private KafkaCluster _cluster = null!;
@@ -52,18 +72,44 @@ internal sealed class TransformerSimulation(int seed)
 
     public int Commits { get; private set; }
 
+    public int PublisherCrashes { get; private set; }
+
+    public int PublisherExits { get; private set; }
+
+    public int PublisherExpulsions { get; private set; }
+
+    public int RegistryFailures => _registry.Failures;
+
+    public int SegmentRequests => _segment.Requests;
+
+    public IReadOnlyDictionary<SegmentFault, int> SegmentInjected => _segment.Injected;
+
     public IReadOnlyDictionary<(FaultPoint Point, FaultKind Kind), int> Injected => _cluster.Faults.InjectedAll();
 
-    public TransformerSimulation Run(int steps = 300)
+    public PipelineSimulation Run(int steps = 300)
     {
         _cluster = TransformerProcess.Cluster(partitions: 1 + _random.Next(3));
+        _cluster.CreateTopic(PublisherProcess.DeadLetters, 1);
         _cluster.Faults.Random = point => FaultsAt.TryGetValue(point, out var kinds) && _random.NextDouble() < FaultRate
             ? kinds[_random.Next(kinds.Length)]
             : FaultKind.None;
+        _segment.Fault = () =>
+            _segmentFaultSteps > 0 && _random.NextDouble() < 0.8 ? _segmentFault
+            : _random.NextDouble() < FaultRate ? SegmentFaults[_random.Next(SegmentFaults.Length)]
+            : SegmentFault.None;
+        _registry.Down = () => _registryDownSteps > 0;
         Start(0);
+        StartPublisher(0);
 
         for (var step = 0; step < steps && Violations.Count == 0; step++)
         {
+            Tick(TimeSpan.FromMilliseconds(_random.Next(100)));
+            if (_random.NextDouble() < 0.4)
+            {
+                PublisherStep();
+                continue;
+            }
+
             var roll = _random.NextDouble();
             var pod = _random.Next(_pods.Length);
             if (roll < 0.06)
@@ -95,18 +141,24 @@ internal sealed class TransformerSimulation(int seed)
 
         // Faults stop; every pod comes back (a StatefulSet restarts them) and drains.
         _cluster.Faults.Random = null;
+        _segment.Fault = () => SegmentFault.None;
+        _registry.Down = () => false;
         IngestBurst();
         for (var pod = 0; pod < _pods.Length; pod++)
         {
             Start(pod);
+            StartPublisher(pod);
         }
 
-        for (var round = 0; round < 2000 && Violations.Count == 0 && !Drained(); round++)
+        for (var round = 0; round < 4000 && Violations.Count == 0 && !(Drained() && PublishersDrained()); round++)
         {
+            Tick(TimeSpan.FromMilliseconds(50));
             for (var pod = 0; pod < _pods.Length; pod++)
             {
                 Start(pod);
                 Step(pod, commit: round % 4 == 3);
+                StartPublisher(pod);
+                RunPublisher(pod);
             }
         }
 
@@ -115,7 +167,198 @@ internal sealed class TransformerSimulation(int seed)
             CheckOutcome();
         }
 
+        if (Violations.Count == 0)
+        {
+            CheckDelivery();
+        }
+
         return this;
+    }
+
+    /// <summary>Time passes: fault windows close, and timers that are due fire (retries, backoffs) on this thread.</summary>
+    private void Tick(TimeSpan elapsed)
+    {
+        _segmentFaultSteps = Math.Max(0, _segmentFaultSteps - 1);
+        _registryDownSteps = Math.Max(0, _registryDownSteps - 1);
+        _clock.Advance(elapsed);
+    }
+
+    private void PublisherStep()
+    {
+        var roll = _random.NextDouble();
+        var pod = _random.Next(_publishers.Length);
+        if (roll < 0.02 && _publishers[pod] is { } crashed)
+        {
+            crashed.Kill();
+            _publishers[pod] = null;
+            PublisherCrashes++;
+        }
+        else if (roll < 0.06)
+        {
+            StartPublisher(pod);
+        }
+        else if (roll < 0.07 && _publishers[pod] is { } expelled)
+        {
+            expelled.Consumer.Expel();
+            PublisherExpulsions++;
+        }
+        else if (roll < 0.10)
+        {
+            _segmentFault = SegmentFaults[_random.Next(SegmentFaults.Length)];
+            _segmentFaultSteps = 1 + _random.Next(30);
+        }
+        else if (roll < 0.12)
+        {
+            _registryDownSteps = 1 + _random.Next(20);
+        }
+        else
+        {
+            RunPublisher(pod);
+        }
+    }
+
+    private void StartPublisher(int pod)
+    {
+        if (_publishers[pod] is null)
+        {
+            _publishers[pod] = new PublisherProcess(_cluster, PublisherProcess.DefaultOptions(_random), _segment, _registry, _clock, _random.NextDouble, TransformerProcess.DefaultSources());
+        }
+    }
+
+    private void RunPublisher(int pod)
+    {
+        if (_publishers[pod] is not { } process)
+        {
+            return;
+        }
+
+        try
+        {
+            process.Publisher.RunOnce(TimeSpan.Zero);
+        }
+        catch (KafkaException e) when (e.Error.IsFatal)
+        {
+            // Designed exit (the dead-letter producer is unusable): the process stops and is restarted.
+            process.Kill();
+            _publishers[pod] = null;
+            PublisherExits++;
+        }
+        catch (Exception e)
+        {
+            Violations.Add($"publisher-{pod}: {e.GetType().Name} left the loop: {e.Message}");
+            return;
+        }
+
+        CheckCommittedWereDelivered();
+    }
+
+    /// <summary>Below the publisher group's committed offset, every committed sink record is stored by Segment or dead-lettered.</summary>
+    private void CheckCommittedWereDelivered()
+    {
+        HashSet<string>? dead = null;
+        foreach (var tp in _cluster.PartitionsOf(TransformerProcess.Sink))
+        {
+            var committed = _cluster.Committed(PublisherProcess.GroupId, tp).Value;
+            foreach (var entry in _cluster.CommittedEntries(tp).Where(e => e.Offset < committed))
+            {
+                var id = SinkRecords.Read(entry.Message!.Value!).MessageId;
+                if (_segment.Stored.ContainsKey(id) || (dead ??= PublisherDeadLetters().Select(d => d.MessageId).ToHashSet()).Contains(id))
+                {
+                    continue;
+                }
+
+                Violations.Add($"publisher: committed offset {committed} of {tp} passes {id} (offset {entry.Offset}), which Segment never stored and which is not dead-lettered");
+                return;
+            }
+        }
+    }
+
+    private bool PublishersDrained()
+    {
+        if (_publishers.Any(p => p is null || p.Publisher.Buffered > 0))
+        {
+            return false;
+        }
+
+        foreach (var tp in _cluster.PartitionsOf(TransformerProcess.Sink))
+        {
+            var committed = _cluster.Committed(PublisherProcess.GroupId, tp);
+            if (_cluster.ReadNext(tp, Math.Max(0, committed.Value), IsolationLevel.ReadCommitted, out _) is not null)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private List<(string MessageId, string Reason)> PublisherDeadLetters() =>
+        _cluster.ReadAll(PublisherProcess.DeadLetters)
+            .Select(r => (MessageIdOf(r.Entry.Message!.Value!), Header(r.Entry.Message, HeaderNames.DeadLetterReason)))
+            .ToList();
+
+    /// <summary>A publisher dead letter holds the track JSON, or the sink record itself when it could not be read.</summary>
+    private static string MessageIdOf(byte[] value) =>
+        value is [(byte)'{', ..]
+            ? JsonDocument.Parse(value).RootElement.GetProperty("messageId").GetString()!
+            : SinkRecords.Read(value).MessageId;
+
+    /// <summary>What Segment got: each committed sink record stored (in each person's order) unless Segment refuses it, then dead-lettered for that reason only.</summary>
+    private void CheckDelivery()
+    {
+        if (!PublishersDrained())
+        {
+            Violations.Add("the publishers did not drain the sink topic once the faults stopped");
+            return;
+        }
+
+        if (_segment.Malformed.Count > 0)
+        {
+            Violations.Add($"Segment got {_segment.Malformed.Count} malformed request(s): {_segment.Malformed[0]}");
+        }
+
+        var dead = PublisherDeadLetters().GroupBy(d => d.MessageId).ToDictionary(g => g.Key, g => g.Select(d => d.Reason).ToList());
+        var first = _segment.FirstStored.Select((id, i) => (id, i)).ToDictionary(x => x.id, x => x.i);
+        foreach (var tp in _cluster.PartitionsOf(TransformerProcess.Sink))
+        {
+            var lastByPerson = new Dictionary<string, (string Id, int Order)>();
+            foreach (var entry in _cluster.CommittedEntries(tp))
+            {
+                var record = SinkRecords.Read(entry.Message!.Value!);
+                var id = record.MessageId;
+                var reasons = dead.GetValueOrDefault(id) ?? [];
+                if (_segment.Refused.Contains(id))
+                {
+                    if (first.ContainsKey(id) || reasons.Count == 0 || reasons.Any(r => r != DeadLetterReasons.SegmentRejected))
+                    {
+                        Violations.Add($"{id}: Segment refuses it, stored {(first.ContainsKey(id) ? "yes" : "no")}, dead letters [{string.Join(",", reasons)}]; expected dead-lettered as {DeadLetterReasons.SegmentRejected}");
+                    }
+
+                    continue;
+                }
+
+                if (!first.TryGetValue(id, out var order) || reasons.Count > 0)
+                {
+                    Violations.Add($"{id}: stored by Segment {_segment.Stored.GetValueOrDefault(id)} time(s), dead letters [{string.Join(",", reasons)}]; expected stored, never dead-lettered");
+                    continue;
+                }
+
+                if (lastByPerson.TryGetValue(record.PersonKey, out var last) && last.Order > order)
+                {
+                    Violations.Add($"person {record.PersonKey}: {id} (offset {entry.Offset}) reached Segment before {last.Id}, which comes before it");
+                }
+
+                lastByPerson[record.PersonKey] = (id, order);
+            }
+        }
+
+        foreach (var (pod, process) in _publishers.Select((p, i) => (i, p!)))
+        {
+            if (process.Consumer.Paused.Count > 0)
+            {
+                Violations.Add($"publisher-{pod}: partitions [{string.Join(",", process.Consumer.Paused)}] left paused with nothing buffered");
+            }
+        }
     }
 
     private void IngestBurst()
@@ -141,6 +384,10 @@ internal sealed class TransformerSimulation(int seed)
             {
                 burst.Add(TransformerProcess.Webhook(eventId, person));
                 _expected[eventId] = "sink";
+                if (_random.NextDouble() < 0.05)
+                {
+                    _segment.Refused.Add("cio-" + eventId);   // an event Segment will refuse
+                }
             }
 
             _sent.Add(burst[^1]);
@@ -320,7 +567,7 @@ internal sealed class TransformerSimulation(int seed)
         message.Headers.TryGetLastBytes(name, out var value) ? Encoding.UTF8.GetString(value) : "";
 }
 
-/// <summary>What many schedules did, in total: violations by seed, faults injected, crashes, exits, expulsions, commits.</summary>
+/// <summary>What many schedules did, in total: violations by seed, faults injected (Kafka, Schema Registry, Segment), crashes, exits, expulsions, commits.</summary>
 internal sealed class SimulationSummary
 {
     public List<(int Seed, string Violation)> Violations { get; } = [];
@@ -337,13 +584,27 @@ internal sealed class SimulationSummary
 
     public long Commits { get; private set; }
 
+    public long PublisherCrashes { get; private set; }
+
+    public long PublisherExits { get; private set; }
+
+    public long PublisherExpulsions { get; private set; }
+
+    public long SegmentRequests { get; private set; }
+
     /// <summary>Runs one schedule per seed, <paramref name="steps"/> random steps each.</summary>
     public static SimulationSummary Run(IEnumerable<int> seeds, int steps = 300)
     {
         var summary = new SimulationSummary();
         foreach (var seed in seeds)
         {
-            var run = new TransformerSimulation(seed).Run(steps);
+            var run = new PipelineSimulation(seed).Run(steps);
+            summary.Injected["Registry/Down"] = summary.Injected.GetValueOrDefault("Registry/Down") + run.RegistryFailures;
+            foreach (var (fault, n) in run.SegmentInjected)
+            {
+                summary.Injected[$"Segment/{fault}"] = summary.Injected.GetValueOrDefault($"Segment/{fault}") + n;
+            }
+
             summary.Schedules++;
             summary.Violations.AddRange(run.Violations.Select(v => (seed, v)));
             foreach (var ((point, kind), n) in run.Injected)
@@ -355,6 +616,10 @@ internal sealed class SimulationSummary
             summary.FatalExits += run.FatalExits;
             summary.Expulsions += run.Expulsions;
             summary.Commits += run.Commits;
+            summary.PublisherCrashes += run.PublisherCrashes;
+            summary.PublisherExits += run.PublisherExits;
+            summary.PublisherExpulsions += run.PublisherExpulsions;
+            summary.SegmentRequests += run.SegmentRequests;
         }
 
         return summary;

@@ -1,0 +1,58 @@
+using System.Net;
+using System.Reflection;
+using CioSegment.Contracts;
+using Confluent.SchemaRegistry;
+
+namespace CioSegment.KafkaDouble;
+
+/// <summary>
+/// A Schema Registry that knows one schema, the sink record's, under <see cref="SinkRecords.SchemaId"/>, and
+/// can be down: then a lookup fails as <c>CachedSchemaRegistryClient</c>'s does when the registry does not
+/// answer (a faulted task with an <see cref="HttpRequestException"/>). Only the lookup by id is modelled;
+/// anything else the code under test calls is refused loudly.
+/// </summary>
+internal sealed class RegistryDouble
+{
+    public RegistryDouble()
+    {
+        var client = DispatchProxy.Create<ISchemaRegistryClient, Proxy>();
+        ((Proxy)(object)client).Registry = this;
+        Client = client;
+    }
+
+    public ISchemaRegistryClient Client { get; }
+
+    /// <summary>Whether a lookup fails now.</summary>
+    public Func<bool> Down { get; set; } = () => false;
+
+    public int Lookups { get; private set; }
+
+    public int Failures { get; private set; }
+
+    private Task<Schema> GetSchema(int id)
+    {
+        Lookups++;
+        if (Down())
+        {
+            Failures++;
+            return Task.FromException<Schema>(new HttpRequestException("Connection refused (registry:8081)", null, HttpStatusCode.ServiceUnavailable));
+        }
+
+        return id == SinkRecords.SchemaId
+            ? Task.FromResult(new Schema(SegmentTrackRecord.AvroSchema.ToString(), SchemaType.Avro))
+            : Task.FromException<Schema>(new SchemaRegistryException("Schema not found", HttpStatusCode.NotFound, 40403));
+    }
+
+    /// <summary>The registry client interface, answered by <see cref="GetSchema"/>.</summary>
+    public class Proxy : DispatchProxy
+    {
+        internal RegistryDouble Registry { get; set; } = null!;
+
+        protected override object? Invoke(MethodInfo? targetMethod, object?[]? args) => targetMethod?.Name switch
+        {
+            nameof(ISchemaRegistryClient.GetSchemaAsync) when args is [int id, ..] => Registry.GetSchema(id),
+            nameof(IDisposable.Dispose) => null,
+            _ => throw new NotSupportedException($"The registry double does not model {targetMethod?.Name}."),
+        };
+    }
+}
