@@ -27,7 +27,7 @@ public static class ProcessorServiceExtensions
         return builder;
     }
 
-    /// <summary>Registers the Segment batch publisher.</summary>
+    /// <summary>Registers the Segment batch publisher and its health check (<see cref="PublisherHealthCheck"/>, tagged <c>live</c>).</summary>
     public static IHostApplicationBuilder AddPublisher(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
@@ -40,7 +40,9 @@ public static class ProcessorServiceExtensions
         services.AddHttpClient(SegmentBatchClient.ClientName, client => client.Timeout = Timeout.InfiniteTimeSpan);
         if (builder.Configuration.GetValue(PublisherOptions.SectionName + ":" + nameof(PublisherOptions.Enabled), true))
         {
+            services.TryAddSingleton<PublisherHealth>();
             services.AddHostedService<PublisherService>();
+            services.AddHealthChecks().AddCheck<PublisherHealthCheck>("publisher", tags: ["live"]);
         }
 
         return builder;

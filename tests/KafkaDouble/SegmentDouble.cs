@@ -25,7 +25,7 @@ internal enum SegmentFault
     /// <summary>404: no Segment API at the endpoint (a wrong <c>SegmentEndpoint</c>, a proxy).</summary>
     NotFound,
 
-    /// <summary>No answer within the request timeout; nothing was stored.</summary>
+    /// <summary>No answer: the request waits until the client's timeout cancels it; nothing was stored.</summary>
     Timeout,
 
     /// <summary>Segment stored the batch, but its answer never arrived (the client sees a timeout).</summary>
@@ -71,19 +71,26 @@ internal sealed class SegmentDouble(string writeKey)
     /// <summary>A handler for one process: once <paramref name="alive"/> says no, its requests never complete (the process is gone).</summary>
     public HttpMessageHandler HandlerFor(Func<bool> alive) => new Handler(this, alive);
 
-    private HttpResponseMessage Answer(HttpRequestMessage request)
+    private SegmentFault _next;
+
+    /// <summary>Decides the next request's fault; true when it gets no answer at all.</summary>
+    private bool Hangs()
     {
         Requests++;
-        var fault = Fault();
-        if (fault != SegmentFault.None)
+        _next = Fault();
+        if (_next != SegmentFault.None)
         {
-            _injected[fault] = _injected.GetValueOrDefault(fault) + 1;
+            _injected[_next] = _injected.GetValueOrDefault(_next) + 1;
         }
 
+        return _next == SegmentFault.Timeout;
+    }
+
+    private HttpResponseMessage Answer(HttpRequestMessage request)
+    {
+        var fault = _next;
         switch (fault)
         {
-            case SegmentFault.Timeout:
-                throw new TaskCanceledException("The request was canceled due to the configured timeout.");
             case SegmentFault.ConnectionRefused:
                 throw new HttpRequestException("Connection refused (api.segment.io:443)");
             case SegmentFault.Unexpected:
@@ -179,6 +186,14 @@ internal sealed class SegmentDouble(string writeKey)
             if (!alive())
             {
                 return new TaskCompletionSource<HttpResponseMessage>().Task;
+            }
+
+            if (segment.Hangs())
+            {
+                // Completes (canceled) when the client's timeout fires on the simulated clock, on that thread.
+                var unanswered = new TaskCompletionSource<HttpResponseMessage>();
+                cancellationToken.Register(() => unanswered.TrySetCanceled(cancellationToken));
+                return unanswered.Task;
             }
 
             try

@@ -67,6 +67,9 @@ public sealed class BatchPublisher : IDisposable
     private readonly HashSet<TopicPartition> _backpressurePaused = [];
     private bool _paused;
     private KafkaException? _fatal;
+    private readonly PublisherHealth _health;
+    private readonly TimeSpan _hungAfter;
+    private long _lastHealth;
 
     public BatchPublisher(
         IConsumer<byte[]?, SegmentTrackRecordView> consumer,
@@ -78,12 +81,15 @@ public sealed class BatchPublisher : IDisposable
         ILogger logger,
         TimeProvider? time = null,
         Func<double>? jitter = null,
-        Func<Func<Task>, Task>? start = null)
+        Func<Func<Task>, Task>? start = null,
+        PublisherHealth? health = null)
     {
         _consumer = consumer;
         _time = time ?? TimeProvider.System;
         _start = start ?? Task.Run;
         _lastCommit = _time.GetTimestamp();
+        _health = health ?? new PublisherHealth(_time);
+        _hungAfter = 2 * (options.RequestTimeout + options.RetryMaxDelay) + TimeSpan.FromSeconds(30);
         _deadLetters = deadLetters;
         _client = client;
         _sources = sources;
@@ -128,6 +134,8 @@ public sealed class BatchPublisher : IDisposable
             tags: null,
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600, 21600, 86400] });
         meter.CreateObservableGauge("cio.publisher.buffered", () => Volatile.Read(ref _buffered), "{event}", "Events held in memory (batching, waiting or in flight).");
+        meter.CreateObservableGauge("cio.publisher.stalled", () => _health.Last?.Stalled.TotalSeconds ?? 0, "s", "Longest time a lane holding events has gone without delivering or dead-lettering any (0 when every lane delivers).");
+        meter.CreateObservableGauge("cio.publisher.lanes_hung", () => _health.Last?.Hung ?? 0, "{lane}", "Lanes with a request in flight and no attempt for longer than any retry waits (the liveness check fails).");
         meter.CreateObservableGauge("cio.publisher.buffered_bytes", () => Interlocked.Read(ref _bufferedBytes), "By", "Bytes of track JSON held in memory (batching, waiting or in flight).");
         _retry = new ResiliencePipelineBuilder<BatchResponse> { TimeProvider = _time }
             .AddRetry(new RetryStrategyOptions<BatchResponse>
@@ -139,7 +147,9 @@ public sealed class BatchPublisher : IDisposable
                 Randomizer = jitter ?? Random.Shared.NextDouble,
                 Delay = options.RetryBaseDelay,
                 MaxDelay = options.RetryMaxDelay,
-                DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result.RetryAfter is { } after && after > TimeSpan.Zero ? after : (TimeSpan?)null),
+                // Retry-After is honoured up to RetryMaxDelay (Polly does not cap what a generator returns): an
+                // answer asking for an hour must not hold a lane for an hour.
+                DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result.RetryAfter is { } after && after > TimeSpan.Zero ? (TimeSpan?)(after < options.RetryMaxDelay ? after : options.RetryMaxDelay) : null),
                 OnRetry = args =>
                 {
                     _retries.Add(1);
@@ -216,6 +226,42 @@ public sealed class BatchPublisher : IDisposable
         {
             CommitSettled();
         }
+
+        if (_time.GetElapsedTime(_lastHealth) >= TimeSpan.FromSeconds(1))
+        {
+            ReportHealth();
+        }
+    }
+
+    /// <summary>The lane that has held events longest without settling any, and hung lanes, for health and metrics.</summary>
+    private void ReportHealth()
+    {
+        var now = _lastHealth = _time.GetTimestamp();
+        var stalled = TimeSpan.Zero;
+        string? stalledSource = null;
+        var hung = 0;
+        string? hungSource = null;
+        foreach (var lane in _lanes.Values)
+        {
+            if (!lane.Holding)
+            {
+                continue;
+            }
+
+            var waiting = _time.GetElapsedTime(lane.HoldingSince, now);
+            if (waiting > stalled)
+            {
+                (stalled, stalledSource) = (waiting, lane.Source);
+            }
+
+            if (lane.InFlight && _time.GetElapsedTime(Volatile.Read(ref lane.LastAttempt), now) > _hungAfter)
+            {
+                hung++;
+                hungSource = lane.Source;
+            }
+        }
+
+        _health.Report(stalled, stalledSource, hung, hungSource);
     }
 
     /// <summary>Partitions are being revoked (still ours): commit what is settled, then let go of them.</summary>
@@ -336,6 +382,11 @@ public sealed class BatchPublisher : IDisposable
             lane.Close();
         }
 
+        if (!lane.Holding)
+        {
+            lane.HoldingSince = _time.GetTimestamp();
+        }
+
         if (lane.Open.Count == 0)
         {
             lane.OpenedAt = _time.GetTimestamp();
@@ -378,6 +429,7 @@ public sealed class BatchPublisher : IDisposable
             }
 
             lane.InFlight = true;
+            Volatile.Write(ref lane.LastAttempt, _time.GetTimestamp());
             _inFlight.RemoveAll(t => t.IsCompleted);
             _inFlight.Add(_start(() => SendAsync(lane, batch)));
         }
@@ -397,7 +449,7 @@ public sealed class BatchPublisher : IDisposable
                 return;
             }
 
-            await SendSplittingAsync(source, batch, settled).ConfigureAwait(false);
+            await SendSplittingAsync(lane, source, batch, settled).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -421,12 +473,16 @@ public sealed class BatchPublisher : IDisposable
         }
     }
 
-    private async Task SendSplittingAsync(SourceSettings source, List<PendingEvent> batch, List<PendingEvent> settled)
+    private async Task SendSplittingAsync(Lane lane, SourceSettings source, List<PendingEvent> batch, List<PendingEvent> settled)
     {
         // Each attempt of this batch tells Segment how many came before it (X-Retry-Count); split halves are new batches.
         var retry = 0;
         var response = await _retry.ExecuteAsync(
-            async token => await _client.SendAsync(source, batch, retry++, _options.RequestTimeout, token).ConfigureAwait(false),
+            async token =>
+            {
+                Volatile.Write(ref lane.LastAttempt, _time.GetTimestamp());
+                return await _client.SendAsync(source, batch, retry++, _options.RequestTimeout, token).ConfigureAwait(false);
+            },
             _abandon.Token).ConfigureAwait(false);
         _batches.Add(1, new KeyValuePair<string, object?>("http.response.status_code", response.Status));
         if (response.Verdict == BatchVerdict.Accepted)
@@ -448,15 +504,15 @@ public sealed class BatchPublisher : IDisposable
 
         if (batch.Count == 1)
         {
-            await DeadLetterAsync(batch[0], DeadLetterReasons.SegmentRejected, $"HTTP {response.Status}: {response.Detail}").ConfigureAwait(false);
+            await DeadLetterAsync(batch[0], DeadLetterReasons.SegmentRejected, $"HTTP {response.Status}: {response.Detail}", lane).ConfigureAwait(false);
             settled.Add(batch[0]);
             return;
         }
 
         // Isolate the bad event(s): halves in order, so each person's order holds.
         var half = batch.Count / 2;
-        await SendSplittingAsync(source, batch[..half], settled).ConfigureAwait(false);
-        await SendSplittingAsync(source, batch[half..], settled).ConfigureAwait(false);
+        await SendSplittingAsync(lane, source, batch[..half], settled).ConfigureAwait(false);
+        await SendSplittingAsync(lane, source, batch[half..], settled).ConfigureAwait(false);
     }
 
     private void DeadLetter(IReadOnlyList<PendingEvent> events, string reason, string detail, Lane? lane)
@@ -465,20 +521,25 @@ public sealed class BatchPublisher : IDisposable
         {
             foreach (var e in events)
             {
-                await DeadLetterAsync(e, reason, detail).ConfigureAwait(false);
+                await DeadLetterAsync(e, reason, detail, lane).ConfigureAwait(false);
             }
 
             _completions.Enqueue((lane ?? new Lane(""), events, []));
         });
     }
 
-    private async Task DeadLetterAsync(PendingEvent e, string reason, string detail)
+    private async Task DeadLetterAsync(PendingEvent e, string reason, string detail, Lane? lane)
     {
         var headers = DeadLetters.Headers(e.Headers, reason, detail, Stage, e.Origin);
 
         // Until the dead letter is stored, the event is not settled (and its offset not committed).
         while (true)
         {
+            if (lane is not null)
+            {
+                Volatile.Write(ref lane.LastAttempt, _time.GetTimestamp());
+            }
+
             try
             {
                 await _deadLetters.ProduceAsync(_options.DeadLetterTopic, new Message<byte[]?, byte[]?> { Key = e.Key, Value = e.TrackJson, Headers = headers }, _abandon.Token).ConfigureAwait(false);
@@ -523,6 +584,11 @@ public sealed class BatchPublisher : IDisposable
             else if (completion.Settled.Count > 0)
             {
                 completion.Lane.Failures = 0;
+            }
+
+            if (completion.Settled.Count > 0)
+            {
+                completion.Lane.HoldingSince = _time.GetTimestamp();
             }
         }
     }
@@ -663,6 +729,14 @@ public sealed class BatchPublisher : IDisposable
 
         /// <summary>Stopwatch timestamp before which <see cref="Retry"/> waits.</summary>
         public long RetryAfter { get; set; }
+
+        /// <summary>Timestamp since which the lane holds events without having settled any.</summary>
+        public long HoldingSince { get; set; }
+
+        /// <summary>Timestamp of the last attempt of the request in flight (a send, a retry, a dead-letter write); written by the sending task.</summary>
+        public long LastAttempt;
+
+        public bool Holding => InFlight || Open.Count > 0 || Ready.Count > 0 || Retry is { Count: > 0 };
 
         /// <summary>Unexpected failures in a row (the pause doubles with each).</summary>
         public int Failures { get; set; }

@@ -57,8 +57,16 @@ public sealed class PublisherOptions
     [Range(typeof(TimeSpan), "00:00:00.001", "00:01:00")]
     public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>Longest wait between two attempts of a batch, a Retry-After included.</summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
     public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// A source whose lane has held events this long without delivering or dead-lettering any makes the
+    /// publisher's health check Degraded (the metric <c>cio.publisher.stalled</c> shows it from the first second).
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:10", "1.00:00:00")]
+    public TimeSpan StalledAfter { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>How often delivered offsets are committed.</summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]

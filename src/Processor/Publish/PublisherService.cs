@@ -24,6 +24,7 @@ public sealed class PublisherService(
     TimeProvider time,
     IHostApplicationLifetime lifetime,
     IOptions<HostOptions> host,
+    PublisherHealth health,
     ILogger<PublisherService> logger) : BackgroundService
 {
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
@@ -65,7 +66,7 @@ public sealed class PublisherService(
                 .WithStatistics()
                 .Build();
             var client = new SegmentBatchClient(httpClients.CreateClient(SegmentBatchClient.ClientName), endpoints, time);
-            using (publisher = new BatchPublisher(consumer, deadLetters, client, sources, o, TransformerService.Meter, logger))
+            using (publisher = new BatchPublisher(consumer, deadLetters, client, sources, o, TransformerService.Meter, logger, time, health: health))
             {
                 consumer.Subscribe(o.InputTopic);
                 logger.LogInformation("Publisher consuming {Input} in group {Group}; batches of up to {Events} events / {Bytes} bytes, linger {Linger}.", o.InputTopic, o.GroupId, o.MaxBatchEvents, o.MaxBatchBytes, o.Linger);

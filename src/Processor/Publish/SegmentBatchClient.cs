@@ -96,8 +96,8 @@ public sealed class SegmentBatchClient(HttpClient http, ISegmentEndpoints endpoi
             request.Headers.TryAddWithoutValidation(RetryCountHeader, retry.ToString(CultureInfo.InvariantCulture));
         }
 
-        using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-        timeoutSource.CancelAfter(timeout);
+        using var deadline = new CancellationTokenSource(timeout, time);
+        using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(cancel, deadline.Token);
         try
         {
             using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeoutSource.Token).ConfigureAwait(false);

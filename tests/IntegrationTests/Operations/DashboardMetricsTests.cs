@@ -50,7 +50,7 @@ public sealed partial class DashboardMetricsTests
     [
         "CioSegmentConsumerLagGrowing", "CioSegmentDeadLetterRate", "CioSegmentSegmentErrors", "CioSegmentRetryStorm",
         "CioSegmentNoTraffic", "CioSegmentTransformerAborts", "CioSegmentIngestUnavailable", "CioSegmentEndToEndLatencyHigh",
-        "CioSegmentDedupEvictedEarly",
+        "CioSegmentDedupEvictedEarly", "CioSegmentPublisherStalled",
     ];
 
     [Fact]

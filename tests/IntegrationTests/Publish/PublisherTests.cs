@@ -54,7 +54,7 @@ public sealed class PublisherTests(KafkaFixture kafka)
         }
 
         harness.Flush();
-        await harness.StartPublisherAsync();
+        await harness.StartPublisherAsync(new Dictionary<string, string?> { ["CioSegment:Publisher:RetryMaxDelay"] = "00:00:02" });   // Retry-After is honoured up to it
         await harness.WaitForDeliveredAsync(10, Timeout);
 
         var requests = harness.Segment.Requests.ToList();
@@ -63,6 +63,23 @@ public sealed class PublisherTests(KafkaFixture kafka)
 
         // Every retry re-sent the same events with the same messageIds.
         Assert.All(requests, r => Assert.Equal(requests[0].Events.Select(e => (string?)e["messageId"]), r.Events.Select(e => (string?)e["messageId"])));
+    }
+
+    [Fact]
+    public async Task A_retry_after_longer_than_RetryMaxDelay_waits_RetryMaxDelay_only()
+    {
+        await using var harness = await PublisherHarness.CreateAsync(kafka);
+        var answers = new Queue<(int, TimeSpan?)>([(429, TimeSpan.FromHours(1))]);
+        harness.Segment.Answer = _ => Task.FromResult(answers.TryDequeue(out var a) ? a : (200, (TimeSpan?)null));
+        harness.Send("r0", "one-person");
+
+        harness.Flush();
+        await harness.StartPublisherAsync();   // RetryMaxDelay 0.5 s
+        await harness.WaitForDeliveredAsync(1, Timeout);
+
+        var requests = harness.Segment.Requests.ToList();
+        Assert.Equal([429, 200], requests.Select(r => r.Status));
+        Assert.InRange(requests[1].At - requests[0].At, TimeSpan.FromSeconds(0.4), TimeSpan.FromSeconds(10));
     }
 
     [Fact]
