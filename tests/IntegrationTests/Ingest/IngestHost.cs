@@ -88,12 +88,13 @@ internal sealed class IngestHost : IAsyncDisposable
 }
 
 /// <summary>
-/// Reads a topic from the beginning of every partition (no consumer group, so no rebalance wait), read_committed,
-/// until <c>expected</c> records arrived, then a short quiet period so that "exactly N" can be asserted.
+/// Reads a topic from the beginning of every partition (no consumer group, so no rebalance wait), read_committed
+/// unless told otherwise, until <c>expected</c> records arrived, then a short quiet period so that "exactly N" can be asserted.
 /// </summary>
 internal static class TopicReader
 {
-    public static List<ConsumeResult<byte[]?, byte[]?>> Read(string bootstrapServers, string topic, int partitions, int expected, TimeSpan timeout)
+    /// <param name="isolation">read_committed by default; read_uncommitted also returns records of aborted and open transactions.</param>
+    public static List<ConsumeResult<byte[]?, byte[]?>> Read(string bootstrapServers, string topic, int partitions, int expected, TimeSpan timeout, IsolationLevel isolation = IsolationLevel.ReadCommitted)
     {
         var config = new ConsumerConfig
         {
@@ -101,7 +102,7 @@ internal static class TopicReader
             GroupId = "reader-" + Guid.NewGuid().ToString("N"),
             EnableAutoCommit = false,
             AutoOffsetReset = AutoOffsetReset.Earliest,
-            IsolationLevel = IsolationLevel.ReadCommitted,
+            IsolationLevel = isolation,
         };
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(config).Build();
         consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));

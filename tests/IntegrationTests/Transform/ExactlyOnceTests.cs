@@ -1,12 +1,16 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using CioSegment.IntegrationTests.Kafka;
+using CioSegment.Processor.Transform;
 
 namespace CioSegment.IntegrationTests.Transform;
 
 /// <summary>
 /// Exactly-once semantics need a broker with real transactions; on the embedded development broker these
-/// are skipped with the reason (see <see cref="KafkaFixture.SkipUnlessTransactions"/>).
+/// are skipped with the reason (see <see cref="KafkaFixture.SkipUnlessTransactions"/>). They run alone: the
+/// restart test counts the transformer's metrics, which every in-process transformer reports to.
 /// </summary>
+[Collection(ExactlyOnceCollection.Name)]
 public sealed class ExactlyOnceTests(KafkaFixture kafka)
 {
     private static string Webhook(string eventId, string person) =>
@@ -28,13 +32,20 @@ public sealed class ExactlyOnceTests(KafkaFixture kafka)
         Assert.Equal(200, harness.ReadSink(200, TimeSpan.FromSeconds(60)).Count);
         await TransformerHarness.StopAsync(first);
 
-        // The committed offsets came with the transaction: a new instance starts after them.
+        // The committed offsets came with the transaction: they cover the whole raw topic, so a new instance
+        // starts after them (a restored changelog would hide reprocessing from the sink; it must not be needed).
+        var (committed, end) = await harness.RawOffsetsAsync();
+        Assert.Equal(end, committed);
+
+        using var outcomes = new OutcomeCounter();
         await harness.StartProcessorAsync("b", guarantee: "ExactlyOnce");
         harness.Send(Webhook("after", "p1"), "p1");
         harness.Flush();
         var sink = harness.ReadSink(201, TimeSpan.FromSeconds(60));
         Assert.Equal(201, sink.Count);
         Assert.Equal(201, sink.Select(s => s.Track.MessageId).Distinct().Count());
+        Assert.Equal(1, outcomes.Of("mapped"));
+        Assert.Equal(0, outcomes.Of("deduplicated"));   // nothing was read twice
     }
 
     [Fact]
@@ -55,7 +66,10 @@ public sealed class ExactlyOnceTests(KafkaFixture kafka)
             $"--CioSegment:Transformer:GroupId={harness.Group}",
             $"--CioSegment:Transformer:TransactionalId={harness.Group}-{instance}",
             "--CioSegment:Transformer:ProcessingGuarantee=ExactlyOnce",
-            "--CioSegment:Transformer:CommitInterval=00:00:02",
+
+            // One transaction for the whole run: whatever the victim wrote is in its open transaction when it dies.
+            "--CioSegment:Transformer:CommitInterval=00:01:00",
+            "--CioSegment:Transformer:CommitEveryRecords=1000000",
             "--CioSegment:Sources:acme:WebhookSigningKey=k",
             "--CioSegment:Sources:acme:WriteKey=w",
 
@@ -67,23 +81,92 @@ public sealed class ExactlyOnceTests(KafkaFixture kafka)
             "--urls", "http://127.0.0.1:0",
         ];
 
+        // Webhooks keep arriving before, during and after the kill.
+        var sent = 0;
+        using var stopSending = new CancellationTokenSource();
+        var sender = Task.Run(
+            async () =>
+            {
+                while (!stopSending.IsCancellationRequested)
+                {
+                    harness.Send(Webhook($"k{sent}", $"p{sent % 11}"), $"p{sent % 11}");
+                    harness.Flush();
+                    sent++;
+                    await Task.Delay(5, CancellationToken.None);
+                }
+            },
+            TestContext.Current.CancellationToken);
+
         using (var victim = Process.Start(new ProcessStartInfo("dotnet", Args("same")) { RedirectStandardOutput = true, RedirectStandardError = true })!)
         {
-            for (var i = 0; i < 500; i++)
-            {
-                harness.Send(Webhook($"k{i}", $"p{i % 11}"), $"p{i % 11}");
-            }
-
-            harness.Flush();
-            await Task.Delay(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
-            victim.Kill(entireProcessTree: true);   // SIGKILL, mid-transaction with a 2 s commit interval
+            // Wait until the victim has written into its open transaction, and nothing is committed yet.
+            var open = harness.ReadSinkUncommitted(100, TimeSpan.FromSeconds(40));
+            Assert.True(open.Count >= 100, $"the victim wrote {open.Count} records in 40 s");
+            Assert.Empty(harness.ReadSink(1, TimeSpan.FromSeconds(1)));
+            victim.Kill(entireProcessTree: true);   // SIGKILL, mid-transaction
             await victim.WaitForExitAsync(TestContext.Current.CancellationToken);
         }
 
+        await Task.Delay(TimeSpan.FromSeconds(2), TestContext.Current.CancellationToken);
+        await stopSending.CancelAsync();
+        await sender;
+
         // The same transactional id fences the dead instance's open transaction, which aborts.
         await harness.StartProcessorAsync("same", guarantee: "ExactlyOnce");
-        var sink = harness.ReadSink(500, TimeSpan.FromSeconds(90));
-        Assert.Equal(500, sink.Count);
-        Assert.Equal(500, sink.Select(s => s.Track.MessageId).Distinct().Count());
+        var sink = harness.ReadSink(sent, TimeSpan.FromSeconds(90));
+        Assert.Equal(sent, sink.Count);
+        Assert.Equal(sent, sink.Select(s => s.Track.MessageId).Distinct().Count());
+
+        // The aborted records exist: a read_uncommitted reader sees them beside the committed ones.
+        Assert.True(harness.ReadSinkUncommitted(sent + 1, TimeSpan.FromSeconds(30)).Count > sent, "no aborted records: the kill did not happen mid-transaction");
     }
+
+    /// <summary>Counts <c>cio.transformer.events</c> by outcome while it lives.</summary>
+    private sealed class OutcomeCounter : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private readonly Dictionary<string, long> _counts = [];
+
+        public OutcomeCounter()
+        {
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter == TransformerService.Meter && instrument.Name == "cio.transformer.events")
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+            {
+                foreach (var tag in tags)
+                {
+                    if (tag is { Key: "outcome", Value: string outcome })
+                    {
+                        lock (_counts)
+                        {
+                            _counts[outcome] = _counts.GetValueOrDefault(outcome) + value;
+                        }
+                    }
+                }
+            });
+            _listener.Start();
+        }
+
+        public long Of(string outcome)
+        {
+            lock (_counts)
+            {
+                return _counts.GetValueOrDefault(outcome);
+            }
+        }
+
+        public void Dispose() => _listener.Dispose();
+    }
+}
+
+/// <summary>Exactly-once tests run alone: they count the in-process transformers' metrics.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ExactlyOnceCollection
+{
+    public const string Name = "exactly-once, alone";
 }

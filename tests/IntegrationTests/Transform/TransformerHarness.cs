@@ -124,6 +124,25 @@ internal sealed class TransformerHarness : IAsyncDisposable
             .ToList();
     }
 
+    /// <summary>Sink records as a read_uncommitted reader sees them: those of aborted and open transactions too.</summary>
+    public List<ConsumeResult<byte[]?, byte[]?>> ReadSinkUncommitted(int atLeast, TimeSpan timeout) =>
+        Ingest.TopicReader.Read(_kafka.BootstrapServers, Sink, Partitions, atLeast, timeout, IsolationLevel.ReadUncommitted);
+
+    /// <summary>
+    /// The transformer group's committed offsets and the raw topic's end offsets, per partition (read, never
+    /// joining the group). A partition without a committed offset counts as 0: nothing of it was read.
+    /// </summary>
+    public async Task<(long[] Committed, long[] End)> RawOffsetsAsync()
+    {
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = _kafka.BootstrapServers }).Build();
+        var partitions = Enumerable.Range(0, Partitions).Select(p => new TopicPartition(Raw, p)).ToList();
+        var listed = await admin.ListConsumerGroupOffsetsAsync([new ConsumerGroupTopicPartitions(Group, partitions)]);
+        var committed = partitions.Select(tp => listed.Single().Partitions.Single(p => p.TopicPartition == tp).Offset.Value).Select(o => Math.Max(o, 0)).ToArray();
+        using var reader = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig { BootstrapServers = _kafka.BootstrapServers, GroupId = "offsets-" + Guid.NewGuid().ToString("N") }).Build();
+        var end = partitions.Select(tp => reader.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(10)).High.Value).ToArray();
+        return (committed, end);
+    }
+
     public List<ConsumeResult<byte[]?, byte[]?>> ReadDlq(int expected, TimeSpan timeout) => Ingest.TopicReader.Read(_kafka.BootstrapServers, Dlq, 1, expected, timeout);
 
     public async ValueTask DisposeAsync()
