@@ -51,7 +51,7 @@ internal static class DedupFootprint
             {
                 Message = new Confluent.Kafka.Message<byte[]?, byte[]?> { Key = DedupKey.ForEvent("acme", id).ToBytes(), Value = value },
             };
-            if (WebhookTransformer.TryReadChangelog(record, out var key, out var expiry))
+            if (ChangeLoggedDedupStore.TryRead(record, out var key, out var expiry))
             {
                 restored.Restore(0, key, expiry, nowMs);
             }

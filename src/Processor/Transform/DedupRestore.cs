@@ -89,7 +89,7 @@ internal sealed class DedupRestore(
                 }
 
                 var record = restore.Reader.Consume(wait);
-                if (record is { IsPartitionEOF: false, Message: not null } && WebhookTransformer.TryReadChangelog(record, out var key, out var expires))
+                if (record is { IsPartitionEOF: false, Message: not null } && ChangeLoggedDedupStore.TryRead(record, out var key, out var expires))
                 {
                     state.Restore(partition, key, expires, nowMs);
                     restore.Records++;

@@ -63,6 +63,18 @@ public sealed class DedupStore(int maxKeysPerPartition = int.MaxValue)
         }
     }
 
+    /// <summary>The keys added since the last commit or abort, with their expiry.</summary>
+    public IEnumerable<(int Partition, DedupKey Key, long ExpiresAtMs)> PendingKeys()
+    {
+        foreach (var (partition, state) in _partitions)
+        {
+            foreach (var (key, expires) in state.Pending)
+            {
+                yield return (partition, key, expires);
+            }
+        }
+    }
+
     /// <summary>The transaction aborted: pending keys are forgotten.</summary>
     public void DiscardPending()
     {

@@ -31,29 +31,22 @@ namespace CioSegment.Processor.Transform;
 /// flush the output and wait for every ack, then write the changelog and wait again, then commit the
 /// offsets. A crash in between repeats output (same messageIds, dropped by Segment) but loses nothing.
 /// </para>
-/// In both modes the dedup state's pending keys become state only once the commit succeeded.
+/// In both modes the dedup state and its changelog (<see cref="ChangeLoggedDedupStore"/>) follow the commit:
+/// its changes are written with it, and its pending keys become state only once the commit succeeded.
 /// </summary>
 public sealed class TransformerLoop : IDisposable
 {
     private readonly IConsumer<byte[]?, byte[]> _consumer;
     private readonly Func<IProducer<byte[]?, byte[]?>> _createProducer;
-    private readonly Func<IConsumer<byte[]?, byte[]?>> _createChangelogReader;
     private readonly WebhookTransformer _transformer;
     private readonly TransformerOptions _options;
     private readonly ILogger _logger;
-    private readonly DedupStore _state;
+    private readonly ChangeLoggedDedupStore _store;
     private readonly List<OutboundRecord> _outputs = [];
-    private readonly List<OutboundRecord> _deferredChangelog = [];
-    private readonly DedupRestore _restore;
-
-    // Tombstones the changelog is owed (keys evicted from memory, and keys found expired on restore), written
-    // with every commit until one succeeds: an aborted transaction must not leave them unwritten for good.
-    private readonly HashSet<(int Partition, DedupKey Key)> _owedTombstones = [];
     private readonly TimeProvider _time;
     private readonly Stopwatch _sinceCommit = Stopwatch.StartNew();
     private readonly Counter<long> _commits;
     private readonly Counter<long> _aborts;
-    private readonly Counter<long> _evictedEarly;
     private readonly bool _exactlyOnce;
     private readonly Action<TimeSpan> _sleep;
     private readonly IProducer<byte[]?, byte[]?> _producer;
@@ -74,11 +67,9 @@ public sealed class TransformerLoop : IDisposable
     {
         _sleep = sleep ?? Thread.Sleep;
         _time = time ?? TimeProvider.System;
-        _state = new DedupStore(options.MaxKeysPerPartition);
-        _restore = new DedupRestore(consumer, createChangelogReader, _state, options, logger, _time, (partition, key) => _owedTombstones.Add((partition, key)));
+        _store = new ChangeLoggedDedupStore(consumer, createChangelogReader, options, meter, logger, _time);
         _consumer = consumer;
         _createProducer = createProducer;
-        _createChangelogReader = createChangelogReader;
         _transformer = transformer;
         _options = options;
         _logger = logger;
@@ -86,13 +77,10 @@ public sealed class TransformerLoop : IDisposable
         _commits = meter.CreateCounter<long>("cio.transformer.commits", "{commit}", "Transactions (or offset commits) that succeeded.");
         _aborts = meter.CreateCounter<long>("cio.transformer.aborts", "{abort}", "Transactions aborted and rewound.");
         _aborts.Add(0);   // present from the start, so that the first abort counts in increase()
-        _evictedEarly = meter.CreateCounter<long>("cio.transformer.dedup_evicted_early", "{key}", "Dedup keys evicted before their expiry because a partition held MaxKeysPerPartition keys.");
-        _evictedEarly.Add(0);
-        meter.CreateObservableGauge("cio.transformer.dedup_keys", () => _state.Count, "{key}", "Dedup keys held in memory.");
         _producer = StartProducer();
     }
 
-    public DedupStore State => _state;
+    public DedupStore State => _store.State;
 
     /// <summary>Records processed since the last commit.</summary>
     public int Uncommitted => _uncommitted;
@@ -100,18 +88,14 @@ public sealed class TransformerLoop : IDisposable
     /// <summary>Consumes at most one record, transforms it, and commits when the batch or the interval is full.</summary>
     public void RunOnce(TimeSpan pollTimeout)
     {
-        if (_restore.Partitions.Count > 0)
-        {
-            // What the readers fetched meanwhile, without waiting: the poll below is the loop's wait.
-            _restore.Continue(DedupRestore.Slice, TimeSpan.Zero);
-        }
-
+        // What the restores' readers fetched meanwhile, without waiting: the poll below is the loop's wait.
+        _store.ContinueRestoring();
         var record = _consumer.Consume(pollTimeout);
-        if (record is { IsPartitionEOF: false, Message: not null } && _restore.IsRestoring(record.TopicPartition))
+        if (record is { IsPartitionEOF: false, Message: not null } && _store.IsRestoring(record.TopicPartition))
         {
             // Fetched before the pause took effect: not processed until the partition's state is whole.
             _consumer.Seek(record.TopicPartitionOffset);
-            _restore.PauseRestoring();
+            _store.PauseRestoring();
             record = null;
         }
 
@@ -122,7 +106,7 @@ public sealed class TransformerLoop : IDisposable
             MessagingTelemetry.Consumed(record.Topic, _options.GroupId);
             using (var activity = MessagingTelemetry.StartProcess(TransformerService.ActivitySource, record, _options.GroupId))
             {
-                var outcome = _transformer.Process(record, _state, _outputs);
+                var outcome = _transformer.Process(record, _store.State, _outputs);
                 activity?.SetTag("cio.outcome", WebhookTransformer.OutcomeName(outcome));
             }
 
@@ -131,14 +115,7 @@ public sealed class TransformerLoop : IDisposable
             {
                 foreach (var output in _outputs)
                 {
-                    if (!_exactlyOnce && output.Topic == _options.ChangelogTopic)
-                    {
-                        _deferredChangelog.Add(output);
-                    }
-                    else
-                    {
-                        Produce(output);
-                    }
+                    Produce(output);
                 }
             }
             catch (ProduceException<byte[]?, byte[]?> e) when (_exactlyOnce && e.Error.Code == ErrorCode.Local_State && !e.Error.IsFatal)
@@ -173,7 +150,7 @@ public sealed class TransformerLoop : IDisposable
     }
 
     /// <summary>Partitions whose dedup state is still being restored: they are paused until it is whole.</summary>
-    public IReadOnlyCollection<TopicPartition> RestoringPartitions => _restore.Partitions;
+    public IReadOnlyCollection<TopicPartition> RestoringPartitions => _store.Restoring;
 
     /// <summary>
     /// Partitions were assigned: their dedup state is restored from the changelog, all of them at once,
@@ -186,12 +163,7 @@ public sealed class TransformerLoop : IDisposable
         // The work in progress first: a restore can take a while, and the open transaction's timeout
         // (transaction.timeout.ms) keeps running meanwhile.
         Commit();
-        foreach (var tp in partitions)
-        {
-            _restore.Start(tp);
-        }
-
-        _restore.Continue(_options.KafkaTimeout < DedupRestore.InitialBudget ? _options.KafkaTimeout : DedupRestore.InitialBudget, TimeSpan.FromMilliseconds(50));
+        _store.Restore(partitions, _options.KafkaTimeout < DedupRestore.InitialBudget ? _options.KafkaTimeout : DedupRestore.InitialBudget);
     }
 
     /// <summary>Partitions are being revoked (we still own them): commit, then forget their state.</summary>
@@ -209,22 +181,19 @@ public sealed class TransformerLoop : IDisposable
         AbortAndRewind(partitions.Select(p => p.TopicPartition).ToHashSet());
     }
 
-    /// <summary>Lets go of partitions: their restore, their state and the tombstones owed for them (the next owner restores and owes its own).</summary>
     private void Forget(IReadOnlyCollection<TopicPartitionOffset> partitions)
     {
         foreach (var tp in partitions)
         {
-            _restore.Stop(tp.TopicPartition);
-            _state.Drop(tp.Partition.Value);
-            _owedTombstones.RemoveWhere(t => t.Partition == tp.Partition.Value);
+            _store.Forget(tp.TopicPartition);
         }
     }
 
     /// <summary>Makes everything processed so far durable, or rewinds so that it is processed again.</summary>
     public void Commit()
     {
-        EvictExpired();
-        if (_uncommitted == 0 && _owedTombstones.Count == 0)
+        var changes = _store.Changes(_time.GetUtcNow().ToUnixTimeMilliseconds());
+        if (_uncommitted == 0 && changes.Count == 0)
         {
             _sinceCommit.Restart();
             return;
@@ -232,10 +201,10 @@ public sealed class TransformerLoop : IDisposable
 
         try
         {
-            var tombstones = _owedTombstones.ToList();
             if (_exactlyOnce)
             {
-                ProduceTombstones(tombstones);
+                // The changelog goes in the same transaction as the output and the offsets.
+                ProduceAll(changes);
                 var positions = Positions();
                 Retrying("SendOffsetsToTransaction", () => _producer.SendOffsetsToTransaction(positions, _consumer.ConsumerGroupMetadata, _options.KafkaTimeout));
 
@@ -244,14 +213,9 @@ public sealed class TransformerLoop : IDisposable
             }
             else
             {
+                // The changelog only once the output is stored, the offsets only once both are.
                 FlushOrThrow();
-                foreach (var record in _deferredChangelog)
-                {
-                    Produce(record);
-                }
-
-                ProduceTombstones(tombstones);
-                _deferredChangelog.Clear();
+                ProduceAll(changes);
                 FlushOrThrow();
                 var offsets = Positions();
                 if (offsets.Count > 0)
@@ -260,10 +224,7 @@ public sealed class TransformerLoop : IDisposable
                 }
             }
 
-            // Committed: pending keys become state, the tombstones written are paid.
-            _state.CommitPending();
-            _owedTombstones.ExceptWith(tombstones);
-            OweEvictedEarly();
+            _store.Committed();
             if (_exactlyOnce)
             {
                 _producer.BeginTransaction();
@@ -299,15 +260,15 @@ public sealed class TransformerLoop : IDisposable
 
     public void Dispose()
     {
-        _restore.Dispose();
+        _store.Dispose();
         _producer.Dispose();
     }
 
-    private void ProduceTombstones(List<(int Partition, DedupKey Key)> tombstones)
+    private void ProduceAll(List<OutboundRecord> records)
     {
-        foreach (var (partition, key) in tombstones)
+        foreach (var record in records)
         {
-            Produce(_transformer.ChangelogRecord(partition, key, null));
+            Produce(record);
         }
     }
 
@@ -411,40 +372,6 @@ public sealed class TransformerLoop : IDisposable
         }
     }
 
-    /// <summary>Keys the store evicted early at its bound: their tombstones are owed, and they are counted.</summary>
-    private void OweEvictedEarly()
-    {
-        if (_state.EvictedEarlyCount == 0)
-        {
-            return;
-        }
-
-        var evicted = _state.TakeEvictedEarly();
-        foreach (var key in evicted)
-        {
-            _owedTombstones.Add(key);
-        }
-
-        _evictedEarly.Add(evicted.Count);
-        _logger.LogWarning("{Count} dedup key(s) evicted before their expiry: a partition holds MaxKeysPerPartition ({Max}) keys; retries of those events are no longer recognised.", evicted.Count, _options.MaxKeysPerPartition);
-    }
-
-    private void EvictExpired()
-    {
-        OweEvictedEarly();
-        var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        foreach (var partition in _state.Partitions.ToArray())
-        {
-            if (_state.Evict(partition, nowMs) is { } keys)
-            {
-                foreach (var key in keys)
-                {
-                    _owedTombstones.Add((partition, key));
-                }
-            }
-        }
-    }
-
     private List<TopicPartitionOffset> Positions()
     {
         var offsets = new List<TopicPartitionOffset>();
@@ -481,8 +408,7 @@ public sealed class TransformerLoop : IDisposable
 
     private void DiscardAndRewind(HashSet<TopicPartition>? except)
     {
-        _state.DiscardPending();
-        _deferredChangelog.Clear();
+        _store.Aborted();
         _uncommitted = 0;
         var assignment = _consumer.Assignment.Where(tp => except is null || !except.Contains(tp)).ToList();
         if (assignment.Count == 0)

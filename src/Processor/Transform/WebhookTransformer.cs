@@ -25,8 +25,9 @@ public enum TransformOutcome
 
 /// <summary>
 /// One raw webhook record in, zero or more records out, in this order (docs/mapping.md): source lookup,
-/// parse, settings filter, retry dedup, map, send-frequency dedup. Pure apart from the dedup state it is given: the consumer loop
-/// decides when the outputs and the state become durable.
+/// parse, settings filter, retry dedup, map, send-frequency dedup. Pure apart from the dedup state it is given,
+/// where the keys it remembers stay pending: the consumer loop decides when the outputs and the state (with its
+/// changelog, <see cref="ChangeLoggedDedupStore"/>) become durable.
 /// </summary>
 public sealed class WebhookTransformer
 {
@@ -99,7 +100,7 @@ public sealed class WebhookTransformer
 
         if (result.Outcome == MapOutcome.Failed)
         {
-            Remember(state, partition, eventKey, nowMs + _dedupHorizonMs, output);
+            state.Add(partition, eventKey, nowMs + _dedupHorizonMs);
             return DeadLetter(record, result.Error!.Value.Reason, result.Error.Value.Detail, output);
         }
 
@@ -132,10 +133,10 @@ public sealed class WebhookTransformer
         var value = _sinkSerializer.Serialize(sink, new SerializationContext(MessageComponentType.Value, _options.SinkTopic, headers));
         output.Add(new OutboundRecord(_options.SinkTopic, null, message.Key ?? Encoding.UTF8.GetBytes(messageId), value, headers));
 
-        Remember(state, partition, eventKey, nowMs + _dedupHorizonMs, output);
+        state.Add(partition, eventKey, nowMs + _dedupHorizonMs);
         if (firstKey is { } first)
         {
-            Remember(state, partition, first, nowMs + _firstHorizonMs, output);
+            state.Add(partition, first, nowMs + _firstHorizonMs);
         }
 
         Count(TransformOutcome.Mapped, result.UsedReceivedTime ? "timestamp_from_received_at" : "ok");
@@ -145,41 +146,6 @@ public sealed class WebhookTransformer
         }
 
         return TransformOutcome.Mapped;
-    }
-
-    /// <summary>A changelog record for a key: 16-byte key, value = expiry (unix ms, big-endian), or null for a tombstone.</summary>
-    public OutboundRecord ChangelogRecord(int partition, DedupKey key, long? expiresAtMs)
-    {
-        byte[]? value = null;
-        if (expiresAtMs is { } expires)
-        {
-            value = new byte[8];
-            BinaryPrimitives.WriteInt64BigEndian(value, expires);
-        }
-
-        return new OutboundRecord(_options.ChangelogTopic, partition, key.ToBytes(), value, []);
-    }
-
-    public static bool TryReadChangelog(ConsumeResult<byte[]?, byte[]?> record, out DedupKey key, out long? expiresAtMs)
-    {
-        expiresAtMs = null;
-        if (!DedupKey.TryRead(record.Message.Key, out key))
-        {
-            return false;
-        }
-
-        if (record.Message.Value is { Length: 8 } value)
-        {
-            expiresAtMs = BinaryPrimitives.ReadInt64BigEndian(value);
-        }
-
-        return true;
-    }
-
-    private void Remember(DedupStore state, int partition, DedupKey key, long expiresAtMs, List<OutboundRecord> output)
-    {
-        state.Add(partition, key, expiresAtMs);
-        output.Add(ChangelogRecord(partition, key, expiresAtMs));
     }
 
     private TransformOutcome DeadLetter(ConsumeResult<byte[]?, byte[]> record, string reason, string detail, List<OutboundRecord> output)

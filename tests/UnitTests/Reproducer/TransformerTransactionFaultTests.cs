@@ -77,9 +77,11 @@ public class TransformerTransactionFaultTests
 
         using var twin = new TransformerProcess(cluster, options);
 
-        var stopped = Assert.Throws<KafkaException>(first.Loop.Commit);
+        // The commit's first call to the producer meets the fatal error (librdkafka: __FATAL on produce, or the
+        // fencing error itself on the transaction calls), and it leaves the loop.
+        var stopped = Assert.ThrowsAny<KafkaException>(first.Loop.Commit);
         Assert.True(stopped.Error.IsFatal);
-        Assert.Equal(ErrorCode.Local_Fenced, stopped.Error.Code);
+        Assert.Contains("fenced", stopped.Error.Reason, StringComparison.OrdinalIgnoreCase);
         Assert.Equal(1, first.ProducersCreated);
 
         // The twin carries on alone, unfenced, and delivers everything exactly once.
