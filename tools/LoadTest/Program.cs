@@ -5,6 +5,7 @@ using CioSegment.LoadTest;
 // dotnet run -c Release --project tools/LoadTest -- chaos --cycles 5
 // dotnet run -c Release --project tools/LoadTest -- fuzz --requests 20000
 // dotnet run -c Release --project tools/LoadTest -- simulate --schedules 2000 [--seed 1]
+// dotnet run -c Release --project tools/LoadTest -- cpu [--events 20000] [--rate 3000] [--runs 2]
 var seconds = new Option<int>("--seconds") { Description = "How long to drive load.", DefaultValueFactory = _ => 20 };
 var workers = new Option<int>("--workers") { Description = "Concurrent senders.", DefaultValueFactory = _ => 64 };
 var rate = new Option<int>("--rate") { Description = "Webhooks per second (0 = as fast as possible).", DefaultValueFactory = _ => 0 };
@@ -24,8 +25,20 @@ fuzz.SetAction((parse, cancel) => FuzzCommand.RunAsync(parse.GetValue(requests),
 var schedules = new Option<int>("--schedules") { Description = "Seeded schedules to run.", DefaultValueFactory = _ => 2000 };
 var seed = new Option<int>("--seed") { Description = "First seed (the schedules use seed, seed+1, ...).", DefaultValueFactory = _ => 1 };
 var steps = new Option<int>("--steps") { Description = "Random steps per schedule before the faults stop.", DefaultValueFactory = _ => 300 };
-var simulate = new Command("simulate", "Seeded fault schedules of the transformer on the in-memory Kafka double (no network); report invariant violations.") { schedules, seed, steps };
+var simulate = new Command("simulate", "Seeded fault schedules of the transformer and the publisher on the in-memory Kafka double (no network); report invariant violations.") { schedules, seed, steps };
 simulate.SetAction(parse => SimulateCommand.Run(parse.GetValue(schedules), parse.GetValue(seed), parse.GetValue(steps)));
 
-var root = new RootCommand("CioSegment load, crash and bad-input harness (loopback only).") { e2e, chaos, fuzz, simulate };
+var events = new Option<int>("--events") { Description = "Unique webhooks per phase (floor, then pipeline) and run.", DefaultValueFactory = _ => 20000 };
+var cpuRate = new Option<int>("--rate") { Description = "Webhooks per second (0 = as fast as answered).", DefaultValueFactory = _ => 0 };
+var runs = new Option<int>("--runs") { Description = "Runs, floor and pipeline alternated; medians are reported.", DefaultValueFactory = _ => 2 };
+var cpuWorkers = new Option<int>("--workers") { Description = "Concurrent senders.", DefaultValueFactory = _ => 64 };
+var cpu = new Command("cpu", "CPU time per webhook of the ingest, the processor and the development broker (separate processes), against a bare Kestrel+HMAC floor.") { events, cpuRate, runs, cpuWorkers };
+cpu.SetAction((parse, cancel) => CpuCommand.RunAsync(parse.GetValue(events), parse.GetValue(cpuRate), parse.GetValue(runs), parse.GetValue(cpuWorkers), cancel));
+
+var port = new Option<int>("--port") { Description = "Loopback port to listen on.", Required = true };
+var key = new Option<string>("--key") { Description = "Webhook signing key.", Required = true };
+var floorCommand = new Command("floor", "A bare Kestrel endpoint that checks the webhook signature and answers 200 (started by cpu as its own process).") { port, key };
+floorCommand.SetAction((parse, cancel) => FloorCommand.RunAsync(parse.GetValue(port), parse.GetValue(key)!, cancel));
+
+var root = new RootCommand("CioSegment load, crash and bad-input harness (loopback only).") { e2e, chaos, fuzz, simulate, cpu, floorCommand };
 return await root.Parse(args).InvokeAsync();

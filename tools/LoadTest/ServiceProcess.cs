@@ -82,6 +82,16 @@ internal sealed class ServiceProcess : IDisposable
         throw new TimeoutException($"{Name} did not print the expected line. Output:\n{string.Join('\n', Output.TakeLast(40))}");
     }
 
+    /// <summary>User + system CPU time the process has used so far.</summary>
+    public TimeSpan CpuTime
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
+    }
+
     /// <summary>Reads the process's peak resident set (VmHWM) so far.</summary>
     public void Sample()
     {
