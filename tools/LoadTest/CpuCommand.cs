@@ -21,10 +21,16 @@ internal static class CpuCommand
     private const string Source = "cpu";
     private const string SigningKey = "cpu-signing-key";
 
-    public static async Task<int> RunAsync(int events, int rate, int runs, int workers, CancellationToken cancel)
+    /// <param name="environment">Extra environment variables, <c>process:NAME=value</c> (process: ingest, processor, broker or floor).</param>
+    public static async Task<int> RunAsync(int events, int rate, int runs, int workers, string[] environment, CancellationToken cancel)
     {
+        Dictionary<string, string> Environment(string process) => environment
+            .Where(e => e.StartsWith(process + ":", StringComparison.Ordinal) && e.Contains('=', StringComparison.Ordinal))
+            .Select(e => e[(process.Length + 1)..].Split('=', 2))
+            .ToDictionary(kv => kv[0], kv => kv[1]);
+
         await using var segment = await StandInSegment.StartAsync();
-        using var broker = ServiceProcess.Start("broker", "CioSegment.DevHost.dll", "broker", "--partitions", "24");
+        using var broker = ServiceProcess.Start("broker", "CioSegment.DevHost.dll", Environment("broker"), "broker", "--partitions", "24");
         var bootstrap = (await broker.WaitForLineAsync(l => l.StartsWith("bootstrap.servers=", StringComparison.Ordinal), TimeSpan.FromSeconds(60)))["bootstrap.servers=".Length..];
         var registry = (await broker.WaitForLineAsync(l => l.StartsWith("schema.registry.url=", StringComparison.Ordinal), TimeSpan.FromSeconds(60)))["schema.registry.url=".Length..];
         var ingestPort = Stats.FreePort();
@@ -36,8 +42,8 @@ internal static class CpuCommand
             $"--CioSegment:Sources:{Source}:WriteKey=cpu-write-key",
             $"--CioSegment:Sources:{Source}:SegmentEndpoint={segment.Url}",
         ];
-        using var ingest = ServiceProcess.Start("ingest", "CioSegment.Ingest.dll", [.. common, "--urls", $"http://127.0.0.1:{ingestPort}"]);
-        using var processor = ServiceProcess.Start("processor", "CioSegment.Processor.dll",
+        using var ingest = ServiceProcess.Start("ingest", "CioSegment.Ingest.dll", Environment("ingest"), [.. common, "--urls", $"http://127.0.0.1:{ingestPort}"]);
+        using var processor = ServiceProcess.Start("processor", "CioSegment.Processor.dll", Environment("processor"),
         [
             .. common,
             $"--CioSegment:SchemaRegistry:Url={registry}",
@@ -45,19 +51,27 @@ internal static class CpuCommand
             "--CioSegment:Kafka:Consumer:fetch.wait.max.ms=50",   // as the DevHost sets it (the development broker holds fetches)
             "--urls", "http://127.0.0.1:0",
         ]);
-        using var floor = ServiceProcess.Start("floor", "CioSegment.LoadTest.dll", "floor", "--port", floorPort.ToString(CultureInfo.InvariantCulture), "--key", SigningKey);
+        using var floor = ServiceProcess.Start("floor", "CioSegment.LoadTest.dll", Environment("floor"), "floor", "--port", floorPort.ToString(CultureInfo.InvariantCulture), "--key", SigningKey);
         await floor.WaitForLineAsync(l => l.StartsWith("floor listening", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+        Console.WriteLine($"processes (to profile, e.g. perf record -g -p PID with DOTNET_PerfMapEnabled=1 set for this command): ingest {ingest.Id}, processor {processor.Id}, broker {broker.Id}, floor {floor.Id}");
 
         var webhooks = new Webhooks("cpu" + DateTimeOffset.UtcNow.ToUnixTimeSeconds(), SigningKey);
         using var toIngest = Client(ingestPort, workers);
         using var toFloor = Client(floorPort, workers);
 
-        // Warm up (JIT, connections, group joins, the first batches) once the ingest is ready, and wait for delivery.
+        // Warm up (JIT and tiering, connections, group joins, the first batches) once the ingest is ready, in two
+        // rounds each, alternated, and wait for delivery.
         await WaitReadyAsync(toIngest, cancel);
-        const int warmUp = 3000;
-        var warm = await DriveAsync(toIngest, webhooks, 1_000_000_000L, warmUp, 0, workers, cancel);
-        var warmDelivered = await WaitDeliveredAsync(segment, warm.Accepted, cancel);
-        await DriveAsync(toFloor, webhooks, 1_100_000_000L, warmUp, 0, workers, cancel);
+        const int warmUp = 10000;
+        Phase warm = null!;
+        var warmDelivered = 0;
+        for (var round = 0; round < 2; round++)
+        {
+            await DriveAsync(toFloor, webhooks, 1_100_000_000L + (round * warmUp), warmUp, 0, workers, cancel);
+            warm = await DriveAsync(toIngest, webhooks, 1_000_000_000L + (round * warmUp), warmUp, 0, workers, cancel);
+            warmDelivered = await WaitDeliveredAsync(segment, warm.Accepted, cancel);
+        }
+
         Console.WriteLine($"warmed up: {warm.Accepted.Count}/{warmUp} accepted, {warmDelivered} delivered; {(rate > 0 ? $"{rate}/s" : "full speed")}, {workers} senders, {events} events per phase");
 
         var results = new List<Run>();

@@ -36,7 +36,10 @@ internal sealed class ServiceProcess : IDisposable
         }
     }
 
-    public static ServiceProcess Start(string name, string assembly, params string[] args)
+    public static ServiceProcess Start(string name, string assembly, params string[] args) => Start(name, assembly, new Dictionary<string, string>(), args);
+
+    /// <param name="environment">Extra environment variables for the process (runtime knobs to try, for example).</param>
+    public static ServiceProcess Start(string name, string assembly, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -52,6 +55,11 @@ internal sealed class ServiceProcess : IDisposable
 
         start.Environment["Logging__LogLevel__Default"] = "Warning";
         start.Environment["Logging__LogLevel__CioSegment"] = "Warning";
+        foreach (var (variable, value) in environment)
+        {
+            start.Environment[variable] = value;
+        }
+
         var process = Process.Start(start)!;
         var service = new ServiceProcess(name, process);
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) service.Output.Enqueue(e.Data); };
