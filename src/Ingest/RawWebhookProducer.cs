@@ -37,6 +37,9 @@ public sealed class RawWebhookProducer : IDisposable
             SocketTimeoutMs = Math.Max(1000, (int)_budget.TotalMilliseconds),
             QueueBufferingMaxKbytes = 256 * 1024,
 
+            // A request needs only its record's status: the body, key and headers are not marshalled back.
+            DeliveryReportFields = "status",
+
             // Room for the largest accepted body plus its key and headers (librdkafka's default is 1 000 000).
             // The brokers' message.max.bytes must allow as much (docker-compose and the chart set it).
             MessageMaxBytes = Math.Max(KafkaLimits.MaxRecordBytes, ingest.Value.MaxBodyBytes + 64 * 1024),

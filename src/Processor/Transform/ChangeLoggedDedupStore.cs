@@ -29,6 +29,13 @@ public sealed class ChangeLoggedDedupStore : IDisposable
     private readonly Counter<long> _evictedEarly;
     private readonly HashSet<(int Partition, DedupKey Key)> _owedTombstones = [];
     private List<(int Partition, DedupKey Key)> _tombstonesWritten = [];
+    private long _lastEvictionMs;
+
+    /// <summary>How long a sweep of a partition's whole table for expired keys takes, at most.</summary>
+    public static readonly TimeSpan SweepPeriod = TimeSpan.FromMinutes(5);
+
+    /// <summary>The least a sweep scans per partition at a time.</summary>
+    private const int MinSweepSlots = 1024;
 
     public ChangeLoggedDedupStore(
         IConsumer<byte[]?, byte[]> consumer,
@@ -92,21 +99,12 @@ public sealed class ChangeLoggedDedupStore : IDisposable
     /// <summary>
     /// The changelog records to write with the next commit: one for each key remembered since the last commit,
     /// and a tombstone for each key owed one. Keys expired at <paramref name="nowMs"/> leave the state first
-    /// (a bounded slice of each partition per call).
+    /// (see <see cref="EvictExpired"/>).
     /// </summary>
     public List<OutboundRecord> Changes(long nowMs)
     {
         OweEvictedEarly();
-        foreach (var partition in _state.Partitions.ToArray())
-        {
-            if (_state.Evict(partition, nowMs) is { } keys)
-            {
-                foreach (var key in keys)
-                {
-                    _owedTombstones.Add((partition, key));
-                }
-            }
-        }
+        EvictExpired(nowMs);
 
         var changes = new List<OutboundRecord>();
         foreach (var (partition, key, expiresAtMs) in _state.PendingKeys())
@@ -169,6 +167,37 @@ public sealed class ChangeLoggedDedupStore : IDisposable
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Removes expired keys, owing their tombstones. Expiries have a granularity of one second, so this runs at
+    /// most once a second, and scans each partition's table in slices sized so that a whole sweep takes
+    /// <see cref="SweepPeriod"/>: the cost follows the state's size and the time passed, not the commit rate
+    /// (a fixed slice of every partition at every commit was 4 % of the processor's CPU at 8 000 events/s).
+    /// The first call only starts the clock: restored partitions hold no expired keys.
+    /// </summary>
+    private void EvictExpired(long nowMs)
+    {
+        var elapsedMs = nowMs - _lastEvictionMs;
+        if (_lastEvictionMs == 0 || (elapsedMs < 1000 && elapsedMs >= 0))
+        {
+            _lastEvictionMs = _lastEvictionMs == 0 ? nowMs : _lastEvictionMs;
+            return;
+        }
+
+        var share = elapsedMs < 0 ? 1.0 : Math.Min(1.0, elapsedMs / SweepPeriod.TotalMilliseconds);
+        _lastEvictionMs = nowMs;
+        foreach (var partition in _state.Partitions.ToArray())
+        {
+            var slots = (int)Math.Clamp(Math.Ceiling(_state.Slots(partition) * share), MinSweepSlots, int.MaxValue);
+            if (_state.Evict(partition, nowMs, slots) is { } keys)
+            {
+                foreach (var key in keys)
+                {
+                    _owedTombstones.Add((partition, key));
+                }
+            }
+        }
     }
 
     /// <summary>Keys the state evicted early at its bound: their tombstones are owed, and they are counted.</summary>

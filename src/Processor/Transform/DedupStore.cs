@@ -103,6 +103,9 @@ public sealed class DedupStore(int maxKeysPerPartition = int.MaxValue)
         return [.. _evicted];
     }
 
+    /// <summary>Slots of a partition's table (what a full expiry sweep scans).</summary>
+    public int Slots(int partition) => State(partition).Committed.Capacity;
+
     /// <summary>Starts a partition's state from its changelog: <paramref name="expiresAtMs"/> null is a tombstone.</summary>
     public void Restore(int partition, DedupKey key, long? expiresAtMs, long nowMs)
     {
