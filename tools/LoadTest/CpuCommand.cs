@@ -22,7 +22,9 @@ internal static class CpuCommand
     private const string SigningKey = "cpu-signing-key";
 
     /// <param name="environment">Extra environment variables, <c>process:NAME=value</c> (process: ingest, processor, broker or floor).</param>
-    public static async Task<int> RunAsync(int events, int rate, int runs, int workers, string[] environment, CancellationToken cancel)
+    /// <param name="guarantee">The transformer's processing guarantee: ExactlyOnce (the default, as in production; the
+    /// development broker takes the transaction calls, which is what their client-side cost needs) or AtLeastOnce.</param>
+    public static async Task<int> RunAsync(int events, int rate, int runs, int workers, string guarantee, string[] environment, CancellationToken cancel)
     {
         Dictionary<string, string> Environment(string process) => environment
             .Where(e => e.StartsWith(process + ":", StringComparison.Ordinal) && e.Contains('=', StringComparison.Ordinal))
@@ -47,7 +49,7 @@ internal static class CpuCommand
         [
             .. common,
             $"--CioSegment:SchemaRegistry:Url={registry}",
-            "--CioSegment:Transformer:ProcessingGuarantee=AtLeastOnce",   // the development broker has no faithful transactions
+            $"--CioSegment:Transformer:ProcessingGuarantee={guarantee}",
             "--CioSegment:Kafka:Consumer:fetch.wait.max.ms=50",   // as the DevHost sets it (the development broker holds fetches)
             "--urls", "http://127.0.0.1:0",
         ]);
@@ -72,7 +74,7 @@ internal static class CpuCommand
             warmDelivered = await WaitDeliveredAsync(segment, warm.Accepted, cancel);
         }
 
-        Console.WriteLine($"warmed up: {warm.Accepted.Count}/{warmUp} accepted, {warmDelivered} delivered; {(rate > 0 ? $"{rate}/s" : "full speed")}, {workers} senders, {events} events per phase");
+        Console.WriteLine($"warmed up: {warm.Accepted.Count}/{warmUp} accepted, {warmDelivered} delivered; {(rate > 0 ? $"{rate}/s" : "full speed")}, {workers} senders, {events} events per phase, transformer {guarantee}");
 
         var results = new List<Run>();
         long delivered = 0, sent = 0;

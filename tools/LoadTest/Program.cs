@@ -33,8 +33,10 @@ var cpuRate = new Option<int>("--rate") { Description = "Webhooks per second (0 
 var runs = new Option<int>("--runs") { Description = "Runs, floor and pipeline alternated; medians are reported.", DefaultValueFactory = _ => 2 };
 var cpuWorkers = new Option<int>("--workers") { Description = "Concurrent senders.", DefaultValueFactory = _ => 64 };
 var cpuEnv = new Option<string[]>("--env") { Description = "Extra environment variable for one process, process:NAME=value (ingest, processor, broker, floor; repeatable).", AllowMultipleArgumentsPerToken = true };
-var cpu = new Command("cpu", "CPU time per webhook of the ingest, the processor and the development broker (separate processes), against a bare Kestrel+HMAC floor.") { events, cpuRate, runs, cpuWorkers, cpuEnv };
-cpu.SetAction((parse, cancel) => CpuCommand.RunAsync(parse.GetValue(events), parse.GetValue(cpuRate), parse.GetValue(runs), parse.GetValue(cpuWorkers), parse.GetValue(cpuEnv) ?? [], cancel));
+var guarantee = new Option<string>("--guarantee") { Description = "The transformer's processing guarantee: ExactlyOnce (as in production) or AtLeastOnce.", DefaultValueFactory = _ => "ExactlyOnce" };
+guarantee.AcceptOnlyFromAmong("ExactlyOnce", "AtLeastOnce");
+var cpu = new Command("cpu", "CPU time per webhook of the ingest, the processor and the development broker (separate processes), against a bare Kestrel+HMAC floor.") { events, cpuRate, runs, cpuWorkers, guarantee, cpuEnv };
+cpu.SetAction((parse, cancel) => CpuCommand.RunAsync(parse.GetValue(events), parse.GetValue(cpuRate), parse.GetValue(runs), parse.GetValue(cpuWorkers), parse.GetValue(guarantee)!, parse.GetValue(cpuEnv) ?? [], cancel));
 
 var port = new Option<int>("--port") { Description = "Loopback port to listen on.", Required = true };
 var key = new Option<string>("--key") { Description = "Webhook signing key.", Required = true };
