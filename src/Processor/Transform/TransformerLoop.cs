@@ -43,6 +43,10 @@ public sealed class TransformerLoop : IDisposable
     private readonly ILogger _logger;
     private readonly ChangeLoggedDedupStore _store;
     private readonly List<OutboundRecord> _outputs = [];
+
+    // ExactlyOnce: records produced in the open transaction, by topic, counted as sent when it commits
+    // (the transactional producer has no delivery reports).
+    private readonly Dictionary<string, long> _inTransaction = [];
     private readonly TimeProvider _time;
     private readonly Stopwatch _sinceCommit = Stopwatch.StartNew();
     private readonly Counter<long> _commits;
@@ -50,6 +54,7 @@ public sealed class TransformerLoop : IDisposable
     private readonly bool _exactlyOnce;
     private readonly Action<TimeSpan> _sleep;
     private readonly IProducer<byte[]?, byte[]?> _producer;
+    private readonly Action<DeliveryReport<byte[]?, byte[]?>> _onDelivered;
     private CancellationToken _stop;
     private int _uncommitted;
     private Error? _deliveryError;
@@ -77,6 +82,7 @@ public sealed class TransformerLoop : IDisposable
         _commits = meter.CreateCounter<long>("cio.transformer.commits", "{commit}", "Transactions (or offset commits) that succeeded.");
         _aborts = meter.CreateCounter<long>("cio.transformer.aborts", "{abort}", "Transactions aborted and rewound.");
         _aborts.Add(0);   // present from the start, so that the first abort counts in increase()
+        _onDelivered = OnDelivered;
         _producer = StartProducer();
     }
 
@@ -225,6 +231,12 @@ public sealed class TransformerLoop : IDisposable
             }
 
             _store.Committed();
+            foreach (var (topic, count) in _inTransaction)
+            {
+                MessagingTelemetry.Sent(topic, count);
+            }
+
+            _inTransaction.Clear();
             if (_exactlyOnce)
             {
                 _producer.BeginTransaction();
@@ -318,13 +330,20 @@ public sealed class TransformerLoop : IDisposable
         {
             try
             {
+                // In a transaction a failed record fails the commit: no delivery report is needed (nor requested).
+                var report = _exactlyOnce ? null : _onDelivered;
                 if (record.Partition is { } partition)
                 {
-                    _producer.Produce(new TopicPartition(record.Topic, partition), message, OnDelivered);
+                    _producer.Produce(new TopicPartition(record.Topic, partition), message, report);
                 }
                 else
                 {
-                    _producer.Produce(record.Topic, message, OnDelivered);
+                    _producer.Produce(record.Topic, message, report);
+                }
+
+                if (_exactlyOnce)
+                {
+                    _inTransaction[record.Topic] = _inTransaction.GetValueOrDefault(record.Topic) + 1;
                 }
 
                 return;
@@ -409,6 +428,7 @@ public sealed class TransformerLoop : IDisposable
     private void DiscardAndRewind(HashSet<TopicPartition>? except)
     {
         _store.Aborted();
+        _inTransaction.Clear();
         _uncommitted = 0;
         var assignment = _consumer.Assignment.Where(tp => except is null || !except.Contains(tp)).ToList();
         if (assignment.Count == 0)

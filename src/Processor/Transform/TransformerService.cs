@@ -108,8 +108,11 @@ public sealed class TransformerService(
             CompressionType = CompressionType.Lz4,
             MessageMaxBytes = KafkaLimits.MaxRecordBytes,
 
-            // The loop reads only the error of a delivery report: not marshalling the key, value, headers and
-            // timestamp of each record back into .NET saves CPU per event (docs/benchmarks.md, "CPU per event").
+            // In a transaction no record needs a delivery report: a record that fails makes the commit fail
+            // (abortable), and the loop aborts and rewinds. At least once, the loop reads only a report's error:
+            // not marshalling key, value, headers and timestamp back into .NET saves CPU per event
+            // (docs/benchmarks.md, "CPU per event").
+            EnableDeliveryReports = o.ProcessingGuarantee != ProcessingGuarantee.ExactlyOnce,
             DeliveryReportFields = "status",
         };
         if (o.ProcessingGuarantee == ProcessingGuarantee.ExactlyOnce)
