@@ -109,7 +109,8 @@ public sealed class TransformerService(
             MessageMaxBytes = KafkaLimits.MaxRecordBytes,
 
             // In a transaction no record needs a delivery report: a record that fails makes the commit fail
-            // (abortable), and the loop aborts and rewinds. At least once, the loop reads only a report's error:
+            // (abortable), and the loop aborts and rewinds (librdkafka counts failed records for
+            // commit_transaction whether or not it reports them: rd_kafka_dr_msgq0 in rdkafka_broker.c). At least once, the loop reads only a report's error:
             // not marshalling key, value, headers and timestamp back into .NET saves CPU per event
             // (docs/benchmarks.md, "CPU per event").
             EnableDeliveryReports = o.ProcessingGuarantee != ProcessingGuarantee.ExactlyOnce,
