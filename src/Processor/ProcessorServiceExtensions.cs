@@ -11,7 +11,7 @@ namespace CioSegment.Processor;
 
 public static class ProcessorServiceExtensions
 {
-    /// <summary>Registers the transformer (options validated at start-up, sources, the hosted service).</summary>
+    /// <summary>Registers the transformer (options validated at start-up, sources, the hosted service) and its health checks (<see cref="TransformerHealthCheck"/>, tagged <c>live</c> and <c>ready</c>).</summary>
     public static IHostApplicationBuilder AddTransformer(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
@@ -21,13 +21,17 @@ public static class ProcessorServiceExtensions
         services.TryAddSingleton(sp => SourceCatalog.FromConfiguration(sp.GetRequiredService<IConfiguration>()));
         if (builder.Configuration.GetValue(TransformerOptions.SectionName + ":" + nameof(TransformerOptions.Enabled), true))
         {
+            services.TryAddSingleton<TransformerHealth>();
             services.AddHostedService<TransformerService>();
+            services.AddHealthChecks()
+                .AddTypeActivatedCheck<TransformerHealthCheck>("transformer", failureStatus: null, tags: ["live"], args: [false])
+                .AddTypeActivatedCheck<TransformerHealthCheck>("transformer-ready", failureStatus: null, tags: ["ready"], args: [true]);
         }
 
         return builder;
     }
 
-    /// <summary>Registers the Segment batch publisher and its health check (<see cref="PublisherHealthCheck"/>, tagged <c>live</c>).</summary>
+    /// <summary>Registers the Segment batch publisher and its health checks (<see cref="PublisherHealthCheck"/>, tagged <c>live</c> and <c>ready</c>).</summary>
     public static IHostApplicationBuilder AddPublisher(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
@@ -42,7 +46,9 @@ public static class ProcessorServiceExtensions
         {
             services.TryAddSingleton<PublisherHealth>();
             services.AddHostedService<PublisherService>();
-            services.AddHealthChecks().AddCheck<PublisherHealthCheck>("publisher", tags: ["live"]);
+            services.AddHealthChecks()
+                .AddTypeActivatedCheck<PublisherHealthCheck>("publisher", failureStatus: null, tags: ["live"], args: [false])
+                .AddTypeActivatedCheck<PublisherHealthCheck>("publisher-ready", failureStatus: null, tags: ["ready"], args: [true]);
         }
 
         return builder;

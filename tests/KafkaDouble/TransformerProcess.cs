@@ -26,7 +26,7 @@ internal sealed class TransformerProcess : IDisposable
 
     private readonly KafkaCluster _cluster;
 
-    public TransformerProcess(KafkaCluster cluster, TransformerOptions options, string transactionalId = "cio-transformer-test", SourceCatalog? sources = null, TimeProvider? time = null)
+    public TransformerProcess(KafkaCluster cluster, TransformerOptions options, string transactionalId = "cio-transformer-test", SourceCatalog? sources = null, TimeProvider? time = null, TransformerHealth? health = null)
     {
         _cluster = cluster;
         Options = options;
@@ -45,7 +45,8 @@ internal sealed class TransformerProcess : IDisposable
             new Meter("test-" + Guid.NewGuid()),
             NullLogger.Instance,
             sleep: _ => { },
-            time: time);
+            time: time,
+            health: health);
         Consumer.PartitionsAssigned = Loop.OnAssigned;
         Consumer.PartitionsRevoked = Loop.OnRevoked;
         Consumer.PartitionsLost = Loop.OnLost;

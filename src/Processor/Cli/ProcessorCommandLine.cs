@@ -1,6 +1,7 @@
 using System.CommandLine;
 using CioSegment.ServiceDefaults;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -36,7 +37,7 @@ public static class ProcessorCommandLine
         return parse.Invoke(new InvocationConfiguration { Output = stdoutText, Error = stderr });
     }
 
-    /// <summary>Port of the processor's own HTTP listener (<c>/metrics</c>, <c>/health/live</c>) unless <c>urls</c> is set.</summary>
+    /// <summary>Port of the processor's own HTTP listener (<c>/metrics</c>, <c>/health/live</c>, <c>/health/ready</c>) unless <c>urls</c> is set.</summary>
     public const string DefaultUrls = "http://0.0.0.0:9464";
 
     private static int RunHost(string[] args)
@@ -53,7 +54,8 @@ public static class ProcessorCommandLine
         builder.Services.AddHealthChecks();
         using var app = builder.Build();
         app.MapTelemetry();
-        app.MapHealthChecks("/health/live");
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = c => c.Tags.Contains("live") });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
         app.Run();
         return Environment.ExitCode;
     }

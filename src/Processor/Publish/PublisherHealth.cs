@@ -30,12 +30,13 @@ public sealed class PublisherHealth(TimeProvider time)
 }
 
 /// <summary>
-/// Unhealthy (the pod is restarted) when the publisher's loop has not run for <see cref="LoopTimeout"/> or a
+/// Liveness (the default): Unhealthy (the pod is restarted) when the publisher's loop has not run for <see cref="LoopTimeout"/> or a
 /// lane's request is hung: a restart sends their events again. Degraded when a source has held events for
 /// <see cref="PublisherOptions.StalledAfter"/> without delivering any (Segment refuses or does not answer:
 /// a restart would not help, so the pod stays; the alert on <c>cio.publisher.stalled</c> pages).
+/// Readiness: Unhealthy until the loop has run once.
 /// </summary>
-public sealed class PublisherHealthCheck(PublisherHealth health, IOptions<PublisherOptions> options) : IHealthCheck
+public sealed class PublisherHealthCheck(PublisherHealth health, IOptions<PublisherOptions> options, bool readiness = false) : IHealthCheck
 {
     /// <summary>A loop iteration takes milliseconds; a rebalance callback, seconds.</summary>
     public static readonly TimeSpan LoopTimeout = TimeSpan.FromMinutes(2);
@@ -44,7 +45,13 @@ public sealed class PublisherHealthCheck(PublisherHealth health, IOptions<Publis
     {
         if (health.Last is not { } last)
         {
-            return Task.FromResult(HealthCheckResult.Healthy("starting"));
+            return Task.FromResult(readiness ? HealthCheckResult.Unhealthy("the publisher's loop has not started") : HealthCheckResult.Healthy("starting"));
+        }
+
+        if (readiness)
+        {
+            // Ready once the loop runs: a source Segment refuses is the alert's business, not a reason to hold a rollout.
+            return Task.FromResult(HealthCheckResult.Healthy());
         }
 
         var since = health.Time.GetElapsedTime(last.At);

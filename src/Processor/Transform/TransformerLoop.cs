@@ -55,6 +55,7 @@ public sealed class TransformerLoop : IDisposable
     private readonly Action<TimeSpan> _sleep;
     private readonly IProducer<byte[]?, byte[]?> _producer;
     private readonly Action<DeliveryReport<byte[]?, byte[]?>> _onDelivered;
+    private readonly TransformerHealth _health;
     private CancellationToken _stop;
     private int _uncommitted;
     private Error? _deliveryError;
@@ -68,11 +69,13 @@ public sealed class TransformerLoop : IDisposable
         Meter meter,
         ILogger logger,
         Action<TimeSpan>? sleep = null,
-        TimeProvider? time = null)
+        TimeProvider? time = null,
+        TransformerHealth? health = null)
     {
         _sleep = sleep ?? Thread.Sleep;
         _time = time ?? TimeProvider.System;
         _store = new ChangeLoggedDedupStore(consumer, createChangelogReader, options, meter, logger, _time);
+        _health = health ?? new TransformerHealth(_time);
         _consumer = consumer;
         _createProducer = createProducer;
         _transformer = transformer;
@@ -96,6 +99,7 @@ public sealed class TransformerLoop : IDisposable
     {
         // What the restores' readers fetched meanwhile, without waiting: the poll below is the loop's wait.
         _store.ContinueRestoring();
+        _health.Beat(_store.Restoring.Count);
         var record = _consumer.Consume(pollTimeout);
         if (record is { IsPartitionEOF: false, Message: not null } && _store.IsRestoring(record.TopicPartition))
         {
@@ -169,7 +173,9 @@ public sealed class TransformerLoop : IDisposable
         // The work in progress first: a restore can take a while, and the open transaction's timeout
         // (transaction.timeout.ms) keeps running meanwhile.
         Commit();
+        _health.OnAssigned();
         _store.Restore(partitions, _options.KafkaTimeout < DedupRestore.InitialBudget ? _options.KafkaTimeout : DedupRestore.InitialBudget);
+        _health.Beat(_store.Restoring.Count);
     }
 
     /// <summary>Partitions are being revoked (we still own them): commit, then forget their state.</summary>
@@ -304,6 +310,7 @@ public sealed class TransformerLoop : IDisposable
             }
             catch (KafkaException e) when (retriable(e) && !_stop.IsCancellationRequested)
             {
+                _health.Beat(_store.Restoring.Count);   // retrying is progress: the liveness check must not restart a loop waiting out a broker
                 _logger.LogWarning(e, "{Operation} failed with a retriable error ({Code}), attempt {Attempt}; trying again in {Delay} ms.", operation, e.Error.Code, attempt, (int)delay.TotalMilliseconds);
                 _sleep(delay);
                 delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));

@@ -71,6 +71,13 @@ public sealed class TransformerOptions
     [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
     public TimeSpan KafkaTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// The liveness check fails when the loop has made no progress (an iteration, or an attempt of a call it
+    /// retries) for this long; keep it well above <see cref="KafkaTimeout"/>, the longest a single call may take.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:30", "01:00:00")]
+    public TimeSpan LivenessTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
     public string EffectiveTransactionalId => string.IsNullOrWhiteSpace(TransactionalId)
         ? "cio-transformer-" + Environment.MachineName
         : TransactionalId;

@@ -40,6 +40,7 @@ public sealed class TransformerService(
     IOptions<SchemaRegistryOptions> registry,
     SourceCatalog sources,
     IHostApplicationLifetime lifetime,
+    TransformerHealth health,
     ILogger<TransformerService> logger) : BackgroundService
 {
     public static readonly Meter Meter = new("CioSegment.Processor");
@@ -67,7 +68,7 @@ public sealed class TransformerService(
                 .SetPartitionsRevokedHandler((_, partitions) => loop!.OnRevoked(partitions))
                 .SetPartitionsLostHandler((_, partitions) => loop!.OnLost(partitions))
                 .Build();
-            using (loop = new TransformerLoop(consumer, () => CreateProducer(o), () => CreateChangelogReader(o), transformer, o, Meter, logger))
+            using (loop = new TransformerLoop(consumer, () => CreateProducer(o), () => CreateChangelogReader(o), transformer, o, Meter, logger, health: health))
             {
                 consumer.Subscribe(o.InputTopic);
                 logger.LogInformation(

@@ -95,6 +95,8 @@ public sealed class HelmChartTests
         var shutdown = Assert.Single(container["env"]!.AsArray(), e => (string?)e!["name"] == "DOTNET_shutdownTimeoutSeconds")!;
         Assert.True(int.Parse((string)shutdown["value"]!, System.Globalization.CultureInfo.InvariantCulture) < (int)pod["terminationGracePeriodSeconds"]!, "the host must finish shutting down before the kill");
         Assert.Equal("/health/live", (string?)container["livenessProbe"]!["httpGet"]!["path"]);
+        Assert.Equal("/health/ready", (string?)container["readinessProbe"]!["httpGet"]!["path"]);   // gates rollouts on the dedup restore
+        Assert.True((bool?)Assert.Single(render.OfKind("Service"), s => Name(s).EndsWith("-metrics", StringComparison.Ordinal) && Name(s).Contains("processor", StringComparison.Ordinal))["spec"]!["publishNotReadyAddresses"], "a restoring processor's metrics are scraped");
         var startup = container["startupProbe"]!;
         Assert.True((int?)startup["periodSeconds"] * (int?)startup["failureThreshold"] >= 300, "the startup probe must allow minutes for the dedup restore: " + startup.ToJsonString());
 

@@ -3,7 +3,7 @@ using CioSegment.IntegrationTests.Kafka;
 
 namespace CioSegment.IntegrationTests.Transform;
 
-/// <summary>The processor as its own process, as deployed: it starts, serves /health/live and /metrics.</summary>
+/// <summary>The processor as its own process, as deployed: it starts, serves /health/live, /metrics, and /health/ready once restored.</summary>
 public sealed class ProcessorProcessTests(KafkaFixture kafka)
 {
     [Fact]
@@ -63,6 +63,17 @@ public sealed class ProcessorProcessTests(KafkaFixture kafka)
             Assert.True(metrics is not null, "the processor did not answer: " + (process.HasExited ? await process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken) : "still starting"));
             Assert.Contains("cio_transformer_dedup_keys", metrics, StringComparison.Ordinal);
             Assert.Contains("cio_publisher_buffered", metrics, StringComparison.Ordinal);
+
+            // Ready once both loops run and the partitions it was given have their dedup state restored.
+            var ready = System.Net.HttpStatusCode.ServiceUnavailable;
+            while (DateTime.UtcNow < deadline.AddSeconds(30) && ready != System.Net.HttpStatusCode.OK)
+            {
+                using var response = await http.GetAsync("/health/ready", TestContext.Current.CancellationToken);
+                ready = response.StatusCode;
+                await Task.Delay(200, TestContext.Current.CancellationToken);
+            }
+
+            Assert.Equal(System.Net.HttpStatusCode.OK, ready);
         }
         finally
         {
