@@ -32,10 +32,19 @@ public static class MessagingTelemetry
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
 
     public static void Sent(string topic, long count = 1) =>
-        SentMessages.Add(count, new KeyValuePair<string, object?>("messaging.system", System), new KeyValuePair<string, object?>("messaging.destination.name", topic));
+        SentMessages.Add(
+            count,
+            new KeyValuePair<string, object?>("messaging.system", System),
+            new KeyValuePair<string, object?>("messaging.operation.name", "send"),
+            new KeyValuePair<string, object?>("messaging.destination.name", topic));
 
     public static void Consumed(string topic, string group) =>
-        ConsumedMessages.Add(1, new KeyValuePair<string, object?>("messaging.system", System), new KeyValuePair<string, object?>("messaging.destination.name", topic), new KeyValuePair<string, object?>("messaging.consumer.group.name", group));
+        ConsumedMessages.Add(
+            1,
+            new KeyValuePair<string, object?>("messaging.system", System),
+            new KeyValuePair<string, object?>("messaging.operation.name", "poll"),
+            new KeyValuePair<string, object?>("messaging.destination.name", topic),
+            new KeyValuePair<string, object?>("messaging.consumer.group.name", group));
 
     /// <summary>Records one <c>messaging.process.duration</c> measurement; <paramref name="errorType"/> is null on success.</summary>
     public static void Processed(string topic, string group, TimeSpan elapsed, string? errorType = null)

@@ -1,3 +1,4 @@
+using System.Reflection;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -10,15 +11,16 @@ namespace CioSegment.ServiceDefaults;
 
 /// <summary>
 /// OpenTelemetry for every service: traces and metrics from the pipeline's own sources (<c>CioSegment.*</c>),
-/// ASP.NET Core, HttpClient and the runtime; exported over OTLP when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is
-/// set, and always scrapeable by Prometheus at <c>/metrics</c>.
+/// ASP.NET Core, HttpClient and the runtime, under <c>service.name</c> and <c>service.version</c>; exported over
+/// OTLP with the logs when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set, and always scrapeable by Prometheus at
+/// <c>/metrics</c>.
 /// </summary>
 public static class Telemetry
 {
     public static IHostApplicationBuilder AddTelemetry(this IHostApplicationBuilder builder, string serviceName)
     {
         var otel = builder.Services.AddOpenTelemetry()
-            .ConfigureResource(r => r.AddService(serviceName))
+            .ConfigureResource(r => r.AddService(serviceName, serviceVersion: ServiceVersion(Assembly.GetEntryAssembly())))
             .WithTracing(t => t
                 .AddSource("CioSegment.*")
                 .AddAspNetCoreInstrumentation(o => o.Filter = c => !c.Request.Path.StartsWithSegments("/health") && !c.Request.Path.StartsWithSegments("/metrics"))
@@ -31,11 +33,19 @@ public static class Telemetry
                 .AddPrometheusExporter());
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         {
+            // Logs too, with the trace and span of the request or record they were written for.
+            otel.WithLogging();
             otel.UseOtlpExporter();
         }
 
         return builder;
     }
+
+    /// <summary><c>service.version</c>: the entry assembly's informational version without SourceLink's <c>+commit</c>.</summary>
+    public static string ServiceVersion(Assembly? assembly) =>
+        assembly?.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion is { Length: > 0 } informational
+            ? informational.Split('+')[0]
+            : assembly?.GetName().Version?.ToString() ?? "unknown";
 
     /// <summary>Maps the Prometheus scrape endpoint <c>/metrics</c>.</summary>
     public static WebApplication MapTelemetry(this WebApplication app)

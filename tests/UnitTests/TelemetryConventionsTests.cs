@@ -1,0 +1,63 @@
+using System.Diagnostics.Metrics;
+using CioSegment.ServiceDefaults;
+
+namespace CioSegment.UnitTests;
+
+/// <summary>OpenTelemetry conventions the services follow: <c>service.version</c>, and the messaging counters' attributes.</summary>
+public class TelemetryConventionsTests
+{
+    [Fact]
+    public void Service_version_is_the_informational_version_without_the_commit()
+    {
+        var version = Telemetry.ServiceVersion(typeof(Telemetry).Assembly);
+
+        Assert.False(string.IsNullOrEmpty(version));
+        Assert.DoesNotContain('+', version);
+        Assert.Equal("unknown", Telemetry.ServiceVersion(null));
+    }
+
+    [Fact]
+    public void Sent_and_consumed_counters_carry_the_operation_name()
+    {
+        var seen = new List<(string Instrument, Dictionary<string, object?> Tags)>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter == MessagingTelemetry.Meter)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, _, tags, _) =>
+        {
+            var values = new Dictionary<string, object?>();
+            foreach (var tag in tags)
+            {
+                values[tag.Key] = tag.Value;
+            }
+
+            lock (seen)
+            {
+                seen.Add((instrument.Name, values));
+            }
+        });
+        listener.Start();
+
+        var topic = "conventions-" + Guid.NewGuid();
+        MessagingTelemetry.Sent(topic);
+        MessagingTelemetry.Consumed(topic, "group");
+
+        List<(string Instrument, Dictionary<string, object?> Tags)> ours;
+        lock (seen)
+        {
+            ours = seen.Where(s => Equals(s.Tags.GetValueOrDefault("messaging.destination.name"), topic)).ToList();
+        }
+
+        var sent = Assert.Single(ours, s => s.Instrument == "messaging.client.sent.messages");
+        Assert.Equal("send", sent.Tags["messaging.operation.name"]);
+        Assert.Equal("kafka", sent.Tags["messaging.system"]);
+        var consumed = Assert.Single(ours, s => s.Instrument == "messaging.client.consumed.messages");
+        Assert.Equal("poll", consumed.Tags["messaging.operation.name"]);
+        Assert.Equal("group", consumed.Tags["messaging.consumer.group.name"]);
+    }
+}
