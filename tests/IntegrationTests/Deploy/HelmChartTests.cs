@@ -230,6 +230,50 @@ public sealed class HelmChartTests
     }
 
     [Fact]
+    public async Task Helm_test_checks_the_ingest_readiness_through_its_service_and_the_network_policy_lets_it()
+    {
+        var render = await ValidRenderAsync(Production);
+
+        var test = Assert.Single(render.OfKind("Pod"));
+        Assert.Equal("test", (string?)test["metadata"]!["annotations"]!["helm.sh/hook"]);
+        Assert.Equal("Never", (string?)test["spec"]!["restartPolicy"]);
+        var ingest = Assert.Single(render.OfKind("Service"), s => (string?)s["metadata"]!["labels"]!["app.kubernetes.io/component"] == "ingest");
+        var command = string.Join(' ', Assert.Single(test["spec"]!["containers"]!.AsArray())!["command"]!.AsArray().Select(c => (string?)c));
+        Assert.EndsWith($"http://{Name(ingest)}:{ingest["spec"]!["ports"]![0]!["port"]}/health/ready", command, StringComparison.Ordinal);
+
+        var policy = Assert.Single(render.OfKind("NetworkPolicy"), p => Name(p).EndsWith("-ingest", StringComparison.Ordinal));
+        var testLabels = test["metadata"]!["labels"]!;
+        Assert.Contains(
+            policy["spec"]!["ingress"]!.AsArray().SelectMany(rule => rule!["from"]!.AsArray()),
+            peer => peer!["podSelector"]?["matchLabels"] is JsonObject match && match.Count > 0
+                && match.All(kv => (string?)testLabels[kv.Key] == (string?)kv.Value));
+
+        var off = await ValidRenderAsync([.. Production, "--set", "tests.enabled=false"]);
+        Assert.Empty(off.OfKind("Pod"));
+    }
+
+    [Fact]
+    public async Task Runbook_urls_become_absolute_with_a_base_url_and_stay_relative_without()
+    {
+        static List<string> RunbookUrls(ChartRender render) =>
+            Assert.Single(render.OfKind("PrometheusRule"))["spec"]!["groups"]!.AsArray()
+                .SelectMany(g => g!["rules"]!.AsArray())
+                .Select(r => (string?)r!["annotations"]?["runbook_url"])
+                .OfType<string>()
+                .ToList();
+
+        var relative = RunbookUrls(await ValidRenderAsync(Production));
+        Assert.NotEmpty(relative);
+        Assert.All(relative, u => Assert.StartsWith("docs/operations.md#", u, StringComparison.Ordinal));
+
+        var absolute = RunbookUrls(await ValidRenderAsync([.. Production, "--set", "metrics.prometheusRule.runbookBaseUrl=https://git.example.com/ops/ciosegment/-/blob/v0.1.0/"]));
+        Assert.Equal(relative.Select(u => "https://git.example.com/ops/ciosegment/-/blob/v0.1.0/" + u), absolute);
+
+        var refused = await DeployTools.RenderAsync([.. Production, "--set", "metrics.prometheusRule.runbookBaseUrl=git.example.com/ops"]);
+        Assert.False(refused.Helm.Succeeded, "a base URL without a scheme must be refused by the values schema");
+    }
+
+    [Fact]
     public async Task Default_render_has_no_optional_custom_resources()
     {
         var render = await ValidRenderAsync(Default);
