@@ -1,5 +1,6 @@
 using System.Text;
 using CioSegment.Contracts;
+using CioSegment.Processor;
 using CioSegment.Processor.Transform;
 using CioSegment.ServiceDefaults;
 using Confluent.Kafka;

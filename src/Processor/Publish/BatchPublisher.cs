@@ -6,7 +6,6 @@ using System.IO.Hashing;
 using System.Text;
 using CioSegment.Contracts;
 using CioSegment.Mapping.Settings;
-using CioSegment.Processor.Transform;
 using CioSegment.ServiceDefaults;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
@@ -440,7 +439,7 @@ public sealed class BatchPublisher : IDisposable
         var settled = new List<PendingEvent>(batch.Count);
         var started = _time.GetTimestamp();
         string? error = null;
-        using var activity = MessagingTelemetry.StartBatchProcess(TransformerService.ActivitySource, _options.InputTopic, _options.GroupId, batch.Select(e => (Headers?)e.Headers), batch.Count);
+        using var activity = MessagingTelemetry.StartBatchProcess(ProcessorTelemetry.ActivitySource, _options.InputTopic, _options.GroupId, batch.Select(e => (Headers?)e.Headers), batch.Count);
         activity?.SetTag("cio.source_id", lane.Source);
         try
         {

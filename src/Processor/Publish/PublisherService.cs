@@ -1,5 +1,4 @@
 using CioSegment.Mapping.Settings;
-using CioSegment.Processor.Transform;
 using CioSegment.ServiceDefaults;
 using Confluent.Kafka;
 using Confluent.SchemaRegistry;
@@ -66,7 +65,7 @@ public sealed class PublisherService(
                 .WithStatistics()
                 .Build();
             var client = new SegmentBatchClient(httpClients.CreateClient(SegmentBatchClient.ClientName), endpoints, time);
-            using (publisher = new BatchPublisher(consumer, deadLetters, client, sources, o, TransformerService.Meter, logger, time, health: health))
+            using (publisher = new BatchPublisher(consumer, deadLetters, client, sources, o, ProcessorTelemetry.Meter, logger, time, health: health))
             {
                 consumer.Subscribe(o.InputTopic);
                 logger.LogInformation("Publisher consuming {Input} in group {Group}; batches of up to {Events} events / {Bytes} bytes, linger {Linger}.", o.InputTopic, o.GroupId, o.MaxBatchEvents, o.MaxBatchBytes, o.Linger);

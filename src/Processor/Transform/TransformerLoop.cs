@@ -114,7 +114,7 @@ public sealed class TransformerLoop : IDisposable
             _outputs.Clear();
             var started = Stopwatch.GetTimestamp();
             MessagingTelemetry.Consumed(record.Topic, _options.GroupId);
-            using (var activity = MessagingTelemetry.StartProcess(TransformerService.ActivitySource, record, _options.GroupId))
+            using (var activity = MessagingTelemetry.StartProcess(ProcessorTelemetry.ActivitySource, record, _options.GroupId))
             {
                 var outcome = _transformer.Process(record, _store.State, _outputs);
                 activity?.SetTag("cio.outcome", WebhookTransformer.OutcomeName(outcome));

@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using CioSegment.Contracts;
 using CioSegment.Mapping.Settings;
 using CioSegment.ServiceDefaults;
@@ -9,25 +8,6 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace CioSegment.Processor.Transform;
-
-/// <summary>Schema Registry connection, section <c>CioSegment:SchemaRegistry</c>.</summary>
-public sealed class SchemaRegistryOptions
-{
-    public const string SectionName = "CioSegment:SchemaRegistry";
-
-    [System.ComponentModel.DataAnnotations.Required]
-    public string Url { get; set; } = "";
-
-    /// <summary>Optional <c>user:password</c> for HTTP Basic auth. Never logged.</summary>
-    public string? BasicAuthUserInfo { get; set; }
-
-    public CachedSchemaRegistryClient CreateClient() => new(new SchemaRegistryConfig
-    {
-        Url = Url,
-        BasicAuthUserInfo = BasicAuthUserInfo,
-        BasicAuthCredentialsSource = BasicAuthUserInfo is null ? null : AuthCredentialsSource.UserInfo,
-    });
-}
 
 /// <summary>
 /// The transformer as a hosted service: one consumer in group <see cref="TransformerOptions.GroupId"/> on
@@ -43,10 +23,6 @@ public sealed class TransformerService(
     TransformerHealth health,
     ILogger<TransformerService> logger) : BackgroundService
 {
-    public static readonly Meter Meter = new("CioSegment.Processor");
-
-    public static readonly System.Diagnostics.ActivitySource ActivitySource = new("CioSegment.Processor");
-
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.Factory.StartNew(() => Run(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
@@ -57,7 +33,7 @@ public sealed class TransformerService(
         {
             using var registryClient = registry.Value.CreateClient();
             var serializer = new SegmentTrackRecordSerializer(registryClient);
-            var transformer = new WebhookTransformer(sources, o, serializer, Meter);
+            var transformer = new WebhookTransformer(sources, o, serializer, ProcessorTelemetry.Meter);
 
             TransformerLoop? loop = null;
             using var consumer = new ConsumerBuilder<byte[]?, byte[]>(ConsumerConfig(o))
@@ -68,7 +44,7 @@ public sealed class TransformerService(
                 .SetPartitionsRevokedHandler((_, partitions) => loop!.OnRevoked(partitions))
                 .SetPartitionsLostHandler((_, partitions) => loop!.OnLost(partitions))
                 .Build();
-            using (loop = new TransformerLoop(consumer, () => CreateProducer(o), () => CreateChangelogReader(o), transformer, o, Meter, logger, health: health))
+            using (loop = new TransformerLoop(consumer, () => CreateProducer(o), () => CreateChangelogReader(o), transformer, o, ProcessorTelemetry.Meter, logger, health: health))
             {
                 consumer.Subscribe(o.InputTopic);
                 logger.LogInformation(

@@ -30,6 +30,9 @@ public sealed class PeerBatchFormatTests(KafkaFixture kafka)
     /// <summary>Event members only ours has: the mapper's, as Customer.io's own integration sends them.</summary>
     private static readonly string[] OurEventOnly = ["originalTimestamp"];
 
+    /// <summary>Headers of W3C trace context, present when the publisher's batch span is recorded.</summary>
+    private static readonly string[] TraceContextHeaders = ["traceparent", "tracestate", "baggage"];
+
     [Fact]
     public async Task Method_path_headers_envelope_and_event_shape_match_segments_own_client()
     {
@@ -64,8 +67,9 @@ public sealed class PeerBatchFormatTests(KafkaFixture kafka)
         Assert.Equal("Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(WriteKey + ":")), ours.Authorization);
         AssertOurUserAgent(ours);
 
-        // Nothing Segment's client would not send (it sends more: fetch's Accept, Accept-Encoding, and so on).
-        Assert.Empty(ours.Headers.Keys.Except(theirs.Headers.Keys, StringComparer.OrdinalIgnoreCase));
+        // Nothing Segment's client would not send (it sends more: fetch's Accept, Accept-Encoding, and so on),
+        // but W3C trace context, which HttpClient adds whenever the batch span is recorded (tracing is on).
+        Assert.Empty(ours.Headers.Keys.Except(theirs.Headers.Keys, StringComparer.OrdinalIgnoreCase).Except(TraceContextHeaders, StringComparer.OrdinalIgnoreCase));
 
         // The envelope.
         Assert.Equal(WriteKey, (string?)theirs.Body["writeKey"]);

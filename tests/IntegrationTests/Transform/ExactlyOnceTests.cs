@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using CioSegment.IntegrationTests.Kafka;
+using CioSegment.Processor;
 using CioSegment.Processor.Transform;
 
 namespace CioSegment.IntegrationTests.Transform;
@@ -131,7 +132,7 @@ public sealed class ExactlyOnceTests(KafkaFixture kafka)
         {
             _listener.InstrumentPublished = (instrument, listener) =>
             {
-                if (instrument.Meter == TransformerService.Meter && instrument.Name == "cio.transformer.events")
+                if (instrument.Meter == ProcessorTelemetry.Meter && instrument.Name == "cio.transformer.events")
                 {
                     listener.EnableMeasurementEvents(instrument);
                 }
