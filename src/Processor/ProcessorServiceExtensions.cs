@@ -21,6 +21,7 @@ public static class ProcessorServiceExtensions
         services.TryAddSingleton(sp => SourceCatalog.FromConfiguration(sp.GetRequiredService<IConfiguration>()));
         if (builder.Configuration.GetValue(TransformerOptions.SectionName + ":" + nameof(TransformerOptions.Enabled), true))
         {
+            services.TryAddSingleton(TimeProvider.System);
             services.TryAddSingleton<TransformerHealth>();
             services.AddHostedService<TransformerService>();
             services.AddHealthChecks()
