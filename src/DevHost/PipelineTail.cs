@@ -16,7 +16,7 @@ namespace CioSegment.DevHost;
 /// (what Segment will receive) and the dead-letter topic (with its reason), so a local run shows the flow.
 /// </summary>
 public sealed class PipelineTail(
-    IOptions<KafkaOptions> kafka,
+    KafkaClientFactory kafka,
     IOptions<SchemaRegistryOptions> registry,
     ILogger<PipelineTail> logger) : BackgroundService
 {
@@ -29,7 +29,6 @@ public sealed class PipelineTail(
         var sinkDeserializer = new AvroDeserializer<SegmentTrackRecord>(registryClient).AsSyncOverAsync();
         var config = new ConsumerConfig
         {
-            BootstrapServers = kafka.Value.BootstrapServers,
             GroupId = "cio-devhost-tail-" + Guid.NewGuid().ToString("N")[..8],
             // The embedded broker is new on every run, so everything on it belongs to this run.
             AutoOffsetReset = AutoOffsetReset.Earliest,
@@ -37,7 +36,7 @@ public sealed class PipelineTail(
             SessionTimeoutMs = 6000,
             HeartbeatIntervalMs = 500,
         };
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(config).Build();
+        using var consumer = kafka.Consumer<byte[]?, byte[]?>("cio-devhost-tail", config).Build();
         consumer.Subscribe([Topics.RawWebhooks, Topics.SegmentTrack, Topics.WebhooksDeadLetter]);
         try
         {

@@ -12,7 +12,7 @@ public static class IngestServiceExtensions
     {
         var services = builder.Services;
         services.AddOptions<IngestOptions>().BindConfiguration(IngestOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<KafkaOptions>().BindConfiguration(KafkaOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.AddKafkaClients();
         services.AddSingleton(sp => SourceCatalog.FromConfiguration(sp.GetRequiredService<IConfiguration>()));
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<RawWebhookProducer>();

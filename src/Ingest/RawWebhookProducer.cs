@@ -19,7 +19,7 @@ public sealed class RawWebhookProducer : IDisposable
     private readonly TimeSpan _budget;
     private volatile Error? _fatal;
 
-    public RawWebhookProducer(IOptions<KafkaOptions> kafka, IOptions<IngestOptions> ingest, ILogger<RawWebhookProducer> logger)
+    public RawWebhookProducer(KafkaClientFactory kafka, IOptions<IngestOptions> ingest, ILogger<RawWebhookProducer> logger)
     {
         _logger = logger;
         _budget = ingest.Value.BrokerTimeout;
@@ -27,8 +27,6 @@ public sealed class RawWebhookProducer : IDisposable
 
         var config = new ProducerConfig
         {
-            BootstrapServers = kafka.Value.BootstrapServers,
-            ClientId = "cio-ingest",
             Acks = Acks.All,
             EnableIdempotence = true,
             LingerMs = 2,
@@ -44,24 +42,14 @@ public sealed class RawWebhookProducer : IDisposable
             // The brokers' message.max.bytes must allow as much (docker-compose and the chart set it).
             MessageMaxBytes = Math.Max(KafkaLimits.MaxRecordBytes, ingest.Value.MaxBodyBytes + 64 * 1024),
         };
-        KafkaStatistics.Enable(KafkaOptions.With(config, kafka.Value.Producer));
-
-        _producer = new ProducerBuilder<byte[]?, byte[]>(config)
-            .SetLogHandler((_, m) => KafkaLogging.Log(_logger, m))
-            .WithStatistics()
-            .SetErrorHandler((_, e) =>
+        _producer = kafka.Producer<byte[]?, byte[]>("cio-ingest", config, e =>
+        {
+            if (e.IsFatal)
             {
-                if (e.IsFatal)
-                {
-                    _fatal = e;
-                    _logger.LogCritical("Kafka producer failed fatally ({Code}): {Reason}. The process reports itself not alive so that it is restarted.", e.Code, e.Reason);
-                }
-                else
-                {
-                    _logger.LogWarning("Kafka producer error ({Code}): {Reason}", e.Code, e.Reason);
-                }
-            })
-            .Build();
+                _fatal = e;
+                _logger.LogCritical("The Kafka producer cannot be used again; the process reports itself not alive so that it is restarted.");
+            }
+        }).Build();
     }
 
     public string Topic { get; }

@@ -15,7 +15,7 @@ public static class ProcessorServiceExtensions
     public static IHostApplicationBuilder AddTransformer(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
-        services.AddOptions<KafkaOptions>().BindConfiguration(KafkaOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.AddKafkaClients();
         services.AddOptions<TransformerOptions>().BindConfiguration(TransformerOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<SchemaRegistryOptions>().BindConfiguration(SchemaRegistryOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton(sp => SourceCatalog.FromConfiguration(sp.GetRequiredService<IConfiguration>()));
@@ -36,7 +36,7 @@ public static class ProcessorServiceExtensions
     public static IHostApplicationBuilder AddPublisher(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
-        services.AddOptions<KafkaOptions>().BindConfiguration(KafkaOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.AddKafkaClients();
         services.AddOptions<PublisherOptions>().BindConfiguration(PublisherOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<SchemaRegistryOptions>().BindConfiguration(SchemaRegistryOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton(sp => SourceCatalog.FromConfiguration(sp.GetRequiredService<IConfiguration>()));

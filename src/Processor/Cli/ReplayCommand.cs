@@ -4,6 +4,7 @@ using CioSegment.Processor.Replay;
 using CioSegment.ServiceDefaults;
 using Confluent.Kafka;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
 
 namespace CioSegment.Processor.Cli;
 
@@ -88,7 +89,11 @@ public static class ReplayCommand
                 parse.GetValue(dryRun));
             try
             {
-                var result = DeadLetterReplay.Run(servers, kafka.Consumer, kafka.Producer, request, stdout, cancel);
+                kafka.BootstrapServers = servers;
+
+                // librdkafka's warnings and errors on standard error, as its own default handler would print them.
+                using var loggers = LoggerFactory.Create(b => b.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning));
+                var result = DeadLetterReplay.Run(new KafkaClientFactory(kafka, loggers), request, stdout, cancel);
                 stdout.WriteLine(
                     $"{(request.DryRun ? "dry run: would replay" : "replayed")} {(request.DryRun ? result.Matched - result.BodyOmitted : result.Replayed)} of {result.Read} dead letters from {request.From} to {request.To}"
                     + (result.BodyOmitted > 0 ? $" ({result.BodyOmitted} parked without their body, skipped)" : "")

@@ -15,7 +15,7 @@ namespace CioSegment.Processor.Publish;
 /// </summary>
 public sealed class PublisherService(
     IOptions<PublisherOptions> options,
-    IOptions<KafkaOptions> kafka,
+    KafkaClientFactory kafka,
     IOptions<SchemaRegistryOptions> registry,
     SourceCatalog sources,
     IHttpClientFactory httpClients,
@@ -36,34 +36,24 @@ public sealed class PublisherService(
         {
             using var registryClient = registry.Value.CreateClient();
             BatchPublisher? publisher = null;
-            using var consumer = new ConsumerBuilder<byte[]?, SegmentTrackRecordView>(KafkaStatistics.Enable(KafkaOptions.With(new ConsumerConfig
+            using var consumer = kafka.Consumer<byte[]?, SegmentTrackRecordView>("cio-publisher", new ConsumerConfig
             {
-                BootstrapServers = kafka.Value.BootstrapServers,
                 GroupId = o.GroupId,
-                ClientId = "cio-publisher",
                 EnableAutoCommit = false,
                 AutoOffsetReset = AutoOffsetReset.Earliest,
                 IsolationLevel = IsolationLevel.ReadCommitted,
                 PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
-            }, kafka.Value.Consumer)))
+            })
                 .SetValueDeserializer(new SegmentTrackRecordViewDeserializer(registryClient))
-                .SetLogHandler((_, m) => KafkaLogging.Log(logger, m))
-                .WithStatistics()
-                .SetErrorHandler((_, e) => logger.Log(e.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Publisher consumer error ({Code}): {Reason}", e.Code, e.Reason))
                 .SetPartitionsRevokedHandler((_, partitions) => publisher!.OnRevoked(partitions))
                 .SetPartitionsLostHandler((_, partitions) => publisher!.OnLost(partitions))
                 .Build();
-            using var deadLetters = new ProducerBuilder<byte[]?, byte[]?>(KafkaStatistics.Enable(KafkaOptions.With(new ProducerConfig
+            using var deadLetters = kafka.Producer<byte[]?, byte[]?>("cio-publisher-dlq", new ProducerConfig
             {
-                BootstrapServers = kafka.Value.BootstrapServers,
-                ClientId = "cio-publisher-dlq",
                 MessageMaxBytes = KafkaLimits.MaxRecordBytes,
                 Acks = Acks.All,
                 EnableIdempotence = true,
-            }, kafka.Value.Producer)))
-                .SetLogHandler((_, m) => KafkaLogging.Log(logger, m))
-                .WithStatistics()
-                .Build();
+            }).Build();
             var client = new SegmentBatchClient(httpClients.CreateClient(SegmentBatchClient.ClientName), endpoints, time);
             using (publisher = new BatchPublisher(consumer, deadLetters, client, sources, o, ProcessorTelemetry.Meter, logger, time, health: health))
             {

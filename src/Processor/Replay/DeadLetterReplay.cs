@@ -29,20 +29,15 @@ public sealed record ReplayResult(long Read, long Matched, long Replayed, long B
 /// </summary>
 public static class DeadLetterReplay
 {
-    public static ReplayResult Run(string bootstrapServers, IReadOnlyDictionary<string, string> consumerSettings, IReadOnlyDictionary<string, string> producerSettings, ReplayRequest request, TextWriter log, CancellationToken cancel)
+    public static ReplayResult Run(KafkaClientFactory kafka, ReplayRequest request, TextWriter log, CancellationToken cancel)
     {
-        var consumerConfig = KafkaOptions.With(
-            new ConsumerConfig
-            {
-                BootstrapServers = bootstrapServers,
-                GroupId = "cio-replay-" + Guid.NewGuid().ToString("N"),
-                ClientId = "cio-replay",
-                EnableAutoCommit = false,
-                EnableAutoOffsetStore = false,
-                IsolationLevel = IsolationLevel.ReadCommitted,
-            },
-            consumerSettings);
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(consumerConfig).Build();
+        using var consumer = kafka.Consumer<byte[]?, byte[]?>("cio-replay", new ConsumerConfig
+        {
+            GroupId = "cio-replay-" + Guid.NewGuid().ToString("N"),
+            EnableAutoCommit = false,
+            EnableAutoOffsetStore = false,
+            IsolationLevel = IsolationLevel.ReadCommitted,
+        }).Build();
 
         // The end of every partition now: what the replay reads.
         var ends = new Dictionary<int, long>();
@@ -65,17 +60,12 @@ public static class DeadLetterReplay
             }
         }
 
-        var producerConfig = KafkaOptions.With(
-            new ProducerConfig
-            {
-                BootstrapServers = bootstrapServers,
-                ClientId = "cio-replay",
-                Acks = Acks.All,
-                EnableIdempotence = true,
-                MessageMaxBytes = KafkaLimits.MaxRecordBytes,
-            },
-            producerSettings);
-        using var producer = request.DryRun ? null : new ProducerBuilder<byte[]?, byte[]?>(producerConfig).Build();
+        using var producer = request.DryRun ? null : kafka.Producer<byte[]?, byte[]?>("cio-replay", new ProducerConfig
+        {
+            Acks = Acks.All,
+            EnableIdempotence = true,
+            MessageMaxBytes = KafkaLimits.MaxRecordBytes,
+        }).Build();
 
         long read = 0, matched = 0, replayed = 0, omitted = 0;
         var byReason = new SortedDictionary<string, long>(StringComparer.Ordinal);

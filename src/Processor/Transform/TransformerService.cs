@@ -16,7 +16,7 @@ namespace CioSegment.Processor.Transform;
 /// </summary>
 public sealed class TransformerService(
     IOptions<TransformerOptions> options,
-    IOptions<KafkaOptions> kafka,
+    KafkaClientFactory kafka,
     IOptions<SchemaRegistryOptions> registry,
     SourceCatalog sources,
     IHostApplicationLifetime lifetime,
@@ -36,10 +36,7 @@ public sealed class TransformerService(
             var transformer = new WebhookTransformer(sources, o, serializer, ProcessorTelemetry.Meter);
 
             TransformerLoop? loop = null;
-            using var consumer = new ConsumerBuilder<byte[]?, byte[]>(ConsumerConfig(o))
-                .SetLogHandler((_, m) => KafkaLogging.Log(logger, m))
-                .WithStatistics()
-                .SetErrorHandler((_, e) => logger.Log(e.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Transformer consumer error ({Code}): {Reason}", e.Code, e.Reason))
+            using var consumer = kafka.Consumer<byte[]?, byte[]>("cio-transformer", ConsumerConfig(o))
                 .SetPartitionsAssignedHandler((_, partitions) => loop!.OnAssigned(partitions))
                 .SetPartitionsRevokedHandler((_, partitions) => loop!.OnRevoked(partitions))
                 .SetPartitionsLostHandler((_, partitions) => loop!.OnLost(partitions))
@@ -61,24 +58,20 @@ public sealed class TransformerService(
         }
     }
 
-    private ConsumerConfig ConsumerConfig(TransformerOptions o) => KafkaStatistics.Enable(KafkaOptions.With(new ConsumerConfig
+    private static ConsumerConfig ConsumerConfig(TransformerOptions o) => new()
     {
-        BootstrapServers = kafka.Value.BootstrapServers,
         GroupId = o.GroupId,
-        ClientId = "cio-transformer",
         EnableAutoCommit = false,
         EnableAutoOffsetStore = false,
         AutoOffsetReset = AutoOffsetReset.Earliest,
         IsolationLevel = IsolationLevel.ReadCommitted,
         PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
-    }, kafka.Value.Consumer));
+    };
 
     private IProducer<byte[]?, byte[]?> CreateProducer(TransformerOptions o)
     {
         var config = new ProducerConfig
         {
-            BootstrapServers = kafka.Value.BootstrapServers,
-            ClientId = "cio-transformer",
             Acks = Acks.All,
             EnableIdempotence = true,
             LingerMs = 5,
@@ -87,9 +80,9 @@ public sealed class TransformerService(
 
             // In a transaction no record needs a delivery report: a record that fails makes the commit fail
             // (abortable), and the loop aborts and rewinds (librdkafka counts failed records for
-            // commit_transaction whether or not it reports them: rd_kafka_dr_msgq0 in rdkafka_broker.c). At least once, the loop reads only a report's error:
-            // not marshalling key, value, headers and timestamp back into .NET saves CPU per event
-            // (docs/benchmarks.md, "CPU per event").
+            // commit_transaction whether or not it reports them: rd_kafka_dr_msgq0 in rdkafka_broker.c).
+            // At least once, the loop reads only a report's error: not marshalling key, value, headers and
+            // timestamp back into .NET saves CPU per event (docs/benchmarks.md, "CPU per event").
             EnableDeliveryReports = o.ProcessingGuarantee != ProcessingGuarantee.ExactlyOnce,
             DeliveryReportFields = "status",
         };
@@ -99,21 +92,15 @@ public sealed class TransformerService(
             config.TransactionTimeoutMs = 60_000;
         }
 
-        return new ProducerBuilder<byte[]?, byte[]?>(KafkaStatistics.Enable(KafkaOptions.With(config, kafka.Value.Producer)))
-            .SetLogHandler((_, m) => KafkaLogging.Log(logger, m))
-            .WithStatistics()
-            .SetErrorHandler((_, e) => logger.Log(e.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Transformer producer error ({Code}): {Reason}", e.Code, e.Reason))
-            .Build();
+        return kafka.Producer<byte[]?, byte[]?>("cio-transformer", config).Build();
     }
 
     private IConsumer<byte[]?, byte[]?> CreateChangelogReader(TransformerOptions o) =>
-        new ConsumerBuilder<byte[]?, byte[]?>(KafkaOptions.With(new ConsumerConfig
+        kafka.Consumer<byte[]?, byte[]?>("cio-transformer-restore", new ConsumerConfig
         {
-            BootstrapServers = kafka.Value.BootstrapServers,
             GroupId = o.GroupId + "-restore",
-            ClientId = "cio-transformer-restore",
             EnableAutoCommit = false,
             IsolationLevel = IsolationLevel.ReadCommitted,
             AutoOffsetReset = AutoOffsetReset.Earliest,
-        }, kafka.Value.Consumer)).Build();
+        }).Build();
 }

@@ -1,3 +1,4 @@
+using CioSegment.ServiceDefaults;
 using System.Text;
 using CioSegment.Contracts;
 using CioSegment.IntegrationTests.Ingest;
@@ -28,12 +29,12 @@ public sealed class ReplayTests(KafkaFixture kafka)
         Assert.Equal(["no_person_identifier", "unknown_source"], parked.Select(d => d.Header(HeaderNames.DeadLetterReason)).Order(StringComparer.Ordinal));
 
         // Dry run: counts, writes nothing.
-        var dry = DeadLetterReplay.Run(kafka.BootstrapServers, new Dictionary<string, string>(), new Dictionary<string, string>(), new ReplayRequest(harness.Dlq, harness.Raw, ["no_person"], [], null, DryRun: true), TextWriter.Null, TestContext.Current.CancellationToken);
+        var dry = DeadLetterReplay.Run(new KafkaClientFactory(new KafkaOptions { BootstrapServers = kafka.BootstrapServers }), new ReplayRequest(harness.Dlq, harness.Raw, ["no_person"], [], null, DryRun: true), TextWriter.Null, TestContext.Current.CancellationToken);
         Assert.Equal((2, 1, 0), (dry.Read, dry.Matched, dry.Replayed));
 
         // The real thing, for one reason only. Still unmappable, so it comes back to the dead-letter topic: it
         // was processed again (the dedup remembers its event_id from the first time and would have dropped a retry).
-        var result = DeadLetterReplay.Run(kafka.BootstrapServers, new Dictionary<string, string>(), new Dictionary<string, string>(), new ReplayRequest(harness.Dlq, harness.Raw, ["no_person"], [], null, DryRun: false), TextWriter.Null, TestContext.Current.CancellationToken);
+        var result = DeadLetterReplay.Run(new KafkaClientFactory(new KafkaOptions { BootstrapServers = kafka.BootstrapServers }), new ReplayRequest(harness.Dlq, harness.Raw, ["no_person"], [], null, DryRun: false), TextWriter.Null, TestContext.Current.CancellationToken);
         Assert.Equal((2L, 1L, 1L), (result.Read, result.Matched, result.Replayed));
         Assert.Equal(1, result.ByReason["no_person_identifier"]);
 
