@@ -1,4 +1,3 @@
-using System.Globalization;
 using CioSegment.ServiceDefaults;
 using Confluent.Kafka;
 using Microsoft.Extensions.Options;
@@ -114,8 +113,6 @@ public sealed class RawWebhookProducer : IDisposable
         KafkaStatistics.Forget(_producer.Name);
         _producer.Dispose();
     }
-
-    internal static string UnixMillis(DateTimeOffset at) => at.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
 }
 
 public readonly record struct ProduceOutcome(bool Stored, ErrorCode? Code, string? Failure)

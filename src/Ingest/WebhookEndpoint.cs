@@ -129,7 +129,7 @@ public sealed class WebhookEndpoint(
             Headers = new Headers
             {
                 { HeaderNames.SourceId, Encoding.UTF8.GetBytes(source.SourceId) },
-                { HeaderNames.ReceivedAt, Encoding.ASCII.GetBytes(RawWebhookProducer.UnixMillis(receivedAt)) },
+                { HeaderNames.ReceivedAt, ReceivedAtHeader.Encode(receivedAt) },
                 { HeaderNames.ContentType, Encoding.UTF8.GetBytes(request.ContentType ?? "application/json") },
                 { HeaderNames.TraceParent, Encoding.ASCII.GetBytes(TraceParent(activity, request)) },
             },

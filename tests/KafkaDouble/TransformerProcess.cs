@@ -96,7 +96,7 @@ internal sealed class TransformerProcess : IDisposable
             var headers = new Headers
             {
                 { HeaderNames.SourceId, "acme"u8.ToArray() },
-                { HeaderNames.ReceivedAt, "1700000000000"u8.ToArray() },
+                { HeaderNames.ReceivedAt, ReceivedAtHeader.Encode(DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000)) },
             };
             producer.Produce(Raw, new Message<byte[]?, byte[]?> { Key = Encoding.UTF8.GetBytes(key), Value = Encoding.UTF8.GetBytes(body), Headers = headers });
         }

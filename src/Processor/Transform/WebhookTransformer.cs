@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics.Metrics;
-using System.Globalization;
 using System.Text;
 using CioSegment.Contracts;
 using CioSegment.Mapping;
@@ -169,11 +168,9 @@ public sealed class WebhookTransformer
 
     private static DateTimeOffset ReceivedAt(Message<byte[]?, byte[]> message)
     {
-        if (message.Headers.TryGetLastBytes(HeaderNames.ReceivedAt, out var bytes)
-            && long.TryParse(Encoding.ASCII.GetString(bytes), NumberStyles.None, CultureInfo.InvariantCulture, out var ms)
-            && ms > 0 && ms < 253_402_300_799_000)
+        if (message.Headers.TryGetLastBytes(HeaderNames.ReceivedAt, out var bytes) && ReceivedAtHeader.TryDecode(bytes, out var at))
         {
-            return DateTimeOffset.FromUnixTimeMilliseconds(ms);
+            return at;
         }
 
         return message.Timestamp.UnixTimestampMs > 0

@@ -107,7 +107,7 @@ internal sealed class TransformerHarness : IAsyncDisposable
             Headers = new Headers
             {
                 { HeaderNames.SourceId, Encoding.UTF8.GetBytes(source) },
-                { HeaderNames.ReceivedAt, Encoding.ASCII.GetBytes(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture)) },
+                { HeaderNames.ReceivedAt, ReceivedAtHeader.Encode(DateTimeOffset.UtcNow) },
             },
         });
     }
