@@ -193,7 +193,8 @@ public class PublisherSettlementTests
 
         Assert.NotNull(stopped);
         Assert.True(stopped.Error.IsFatal);
-        Assert.Empty(_commits.SelectMany(c => c));   // nothing settled: the restart sends it again
+        // Nothing settled: no commit passes the event (a commit at its own offset, 0, may happen), the restart sends it again.
+        Assert.DoesNotContain(_commits.SelectMany(c => c), o => o.Offset.Value > 0);
     }
 
     private BatchPublisher Publisher(Func<HttpRequestMessage, HttpResponseMessage> answer, TimeSpan? linger = null, IProducer<byte[]?, byte[]?>? deadLetters = null, Action<PublisherOptions>? options = null)
