@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using CioSegment.Processor;
 using CioSegment.Mapping.Settings;
 using CioSegment.Processor.Publish;
 using Microsoft.Extensions.Logging.Abstractions;

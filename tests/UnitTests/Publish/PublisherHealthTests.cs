@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using System.Net;
 using System.Text;
+using CioSegment.Processor;
 using CioSegment.Mapping.Settings;
 using CioSegment.Processor.Publish;
 using Confluent.Kafka;

@@ -1,3 +1,4 @@
+using CioSegment.Processor;
 using CioSegment.Contracts;
 using CioSegment.DevBroker.SchemaRegistry;
 using CioSegment.Processor.Transform;
@@ -8,8 +9,11 @@ using Confluent.SchemaRegistry.Serdes;
 
 namespace CioSegment.IntegrationTests.Transform;
 
-/// <summary>The transformer's direct Avro encoder is byte-for-byte Confluent's AvroSerializer.</summary>
-public sealed class SegmentTrackRecordSerializerTests
+/// <summary>
+/// The sink record's codec (<c>src/Processor/SinkRecordCodec.cs</c>): the transformer's direct Avro encoder is
+/// byte-for-byte Confluent's AvroSerializer, and both Confluent's deserializer and the publisher's reader read it back.
+/// </summary>
+public sealed class SinkRecordCodecTests
 {
     [Theory]
     [InlineData("acme", "cio-01E4", "cool-person", "Email Opened", 1_700_000_000_123L, 500)]
@@ -42,5 +46,12 @@ public sealed class SegmentTrackRecordSerializerTests
         Assert.Equal(record.Event, back.Event);
         Assert.Equal(record.ReceivedAt, back.ReceivedAt);
         Assert.Equal(record.TrackJson, back.TrackJson);
+
+        // The publisher's reader (the other half of the codec) reads what the transformer wrote.
+        var view = new SegmentTrackRecordViewDeserializer(reader).Deserialize(ours, false, context);
+        Assert.Equal(
+            new SegmentTrackRecordView(record.SourceId, record.MessageId, record.PersonKey, record.Event, receivedAtMs, []) with { TrackJson = view.TrackJson },
+            view);
+        Assert.Equal(record.TrackJson, view.TrackJson);
     }
 }
