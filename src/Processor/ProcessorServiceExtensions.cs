@@ -2,6 +2,8 @@ using CioSegment.Mapping.Settings;
 using CioSegment.Processor.Publish;
 using CioSegment.Processor.Transform;
 using CioSegment.ServiceDefaults;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -11,6 +13,17 @@ namespace CioSegment.Processor;
 
 public static class ProcessorServiceExtensions
 {
+    /// <summary>Port of the processor's own HTTP listener (<c>/metrics</c>, <c>/health/live</c>, <c>/health/ready</c>) unless <c>urls</c> is set.</summary>
+    public const string DefaultUrls = "http://0.0.0.0:9464";
+
+    /// <summary>Maps <c>/health/live</c> and <c>/health/ready</c> to the checks tagged <c>live</c> and <c>ready</c> by the stages.</summary>
+    public static WebApplication MapProcessorHealth(this WebApplication app)
+    {
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = c => c.Tags.Contains("live") });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
+        return app;
+    }
+
     /// <summary>Registers the transformer (options validated at start-up, sources, the hosted service) and its health checks (<see cref="TransformerHealthCheck"/>, tagged <c>live</c> and <c>ready</c>).</summary>
     public static IHostApplicationBuilder AddTransformer(this IHostApplicationBuilder builder)
     {
