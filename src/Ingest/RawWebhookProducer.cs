@@ -65,6 +65,14 @@ public sealed class RawWebhookProducer : IDisposable
     /// </summary>
     public async Task<ProduceOutcome> ProduceAsync(Message<byte[]?, byte[]> message)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var outcome = await SendAsync(message).ConfigureAwait(false);
+        MessagingTelemetry.Operation("send", Topic, System.Diagnostics.Stopwatch.GetElapsedTime(started), outcome.Stored ? null : outcome.Failure ?? "failed");
+        return outcome;
+    }
+
+    private async Task<ProduceOutcome> SendAsync(Message<byte[]?, byte[]> message)
+    {
         Task<DeliveryResult<byte[]?, byte[]>> delivery;
         try
         {

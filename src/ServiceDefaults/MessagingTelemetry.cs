@@ -9,7 +9,8 @@ namespace CioSegment.ServiceDefaults;
 /// <summary>
 /// OpenTelemetry messaging semantic conventions for the pipeline's Kafka hops: the W3C <c>traceparent</c>
 /// record header, <c>process {topic}</c> spans, and the <c>messaging.client.sent.messages</c>,
-/// <c>messaging.client.consumed.messages</c> and <c>messaging.process.duration</c> metrics (meter
+/// <c>messaging.client.consumed.messages</c>, <c>messaging.client.operation.duration</c> and
+/// <c>messaging.process.duration</c> metrics (meter
 /// <c>CioSegment.Messaging</c>, one per process so that every service reports them under one scope).
 /// </summary>
 public static class MessagingTelemetry
@@ -30,6 +31,38 @@ public static class MessagingTelemetry
         "Time to process a record (transformer) or a batch of records (publisher, including Segment's answer and retries).",
         tags: null,
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
+
+    private static readonly Histogram<double> OperationDuration = Meter.CreateHistogram(
+        "messaging.client.operation.duration",
+        "s",
+        "Time a client operation took: a send until the broker acknowledged it (ingest), a transaction's or offsets' commit (transformer).",
+        tags: null,
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
+
+    /// <summary>
+    /// Records one <c>messaging.client.operation.duration</c> measurement of <paramref name="operation"/>
+    /// (<c>send</c>, <c>commit</c>) on <paramref name="topic"/> (null when it spans several); <paramref name="errorType"/>
+    /// is null on success.
+    /// </summary>
+    public static void Operation(string operation, string? topic, TimeSpan elapsed, string? errorType = null)
+    {
+        var tags = new TagList
+        {
+            { "messaging.system", System },
+            { "messaging.operation.name", operation },
+        };
+        if (topic is not null)
+        {
+            tags.Add("messaging.destination.name", topic);
+        }
+
+        if (errorType is not null)
+        {
+            tags.Add("error.type", errorType);
+        }
+
+        OperationDuration.Record(elapsed.TotalSeconds, tags);
+    }
 
     public static void Sent(string topic, long count = 1) =>
         SentMessages.Add(

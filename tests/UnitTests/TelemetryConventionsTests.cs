@@ -17,6 +17,50 @@ public class TelemetryConventionsTests
     }
 
     [Fact]
+    public void Operation_durations_carry_the_operation_and_the_error_type()
+    {
+        var seen = new List<(double Seconds, Dictionary<string, object?> Tags)>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter == MessagingTelemetry.Meter && instrument.Name == "messaging.client.operation.duration")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<double>((_, value, tags, _) =>
+        {
+            var values = new Dictionary<string, object?>();
+            foreach (var tag in tags)
+            {
+                values[tag.Key] = tag.Value;
+            }
+
+            lock (seen)
+            {
+                seen.Add((value, values));
+            }
+        });
+        listener.Start();
+
+        var topic = "conventions-" + Guid.NewGuid();
+        MessagingTelemetry.Operation("send", topic, TimeSpan.FromMilliseconds(12));
+        MessagingTelemetry.Operation("send", topic, TimeSpan.FromSeconds(3), "Local_MsgTimedOut");
+
+        List<(double Seconds, Dictionary<string, object?> Tags)> ours;
+        lock (seen)
+        {
+            ours = seen.Where(s => Equals(s.Tags.GetValueOrDefault("messaging.destination.name"), topic)).ToList();
+        }
+
+        Assert.Equal(2, ours.Count);
+        Assert.All(ours, o => Assert.Equal("send", o.Tags["messaging.operation.name"]));
+        Assert.Equal(0.012, ours[0].Seconds, 6);
+        Assert.False(ours[0].Tags.ContainsKey("error.type"));
+        Assert.Equal("Local_MsgTimedOut", ours[1].Tags["error.type"]);
+    }
+
+    [Fact]
     public void Sent_and_consumed_counters_carry_the_operation_name()
     {
         var seen = new List<(string Instrument, Dictionary<string, object?> Tags)>();

@@ -211,6 +211,8 @@ public sealed class TransformerLoop : IDisposable
             return;
         }
 
+        var started = Stopwatch.GetTimestamp();
+        string? failure = "fatal";   // unless it commits or aborts: the exception leaves the loop
         try
         {
             if (_exactlyOnce)
@@ -250,15 +252,18 @@ public sealed class TransformerLoop : IDisposable
 
             _uncommitted = 0;
             _commits.Add(1);
+            failure = null;
         }
         catch (KafkaTxnRequiresAbortException e)
         {
             _logger.LogWarning(e, "Transaction needs an abort ({Code}); rewinding to the committed offsets.", e.Error.Code);
+            failure = "aborted";
             AbortAndRewind(null);
         }
         catch (ProduceException<byte[]?, byte[]?> e) when (_exactlyOnce && e.Error.Code == ErrorCode.Local_State && !e.Error.IsFatal)
         {
             _logger.LogWarning(e, "The transaction needs an abort ({Reason}); rewinding to the committed offsets.", e.Error.Reason);
+            failure = "aborted";
             AbortAndRewind(null);
         }
         catch (KafkaException e) when (!e.Error.IsFatal && !_exactlyOnce)
@@ -267,10 +272,13 @@ public sealed class TransformerLoop : IDisposable
             // processed again. (Fatal errors, and any error in a transaction that is neither retriable nor
             // abortable, leave the loop: see the class comment.)
             _logger.LogWarning(e, "Commit failed ({Code}); rewinding to the committed offsets.", e.Error.Code);
+            failure = "aborted";
             AbortAndRewind(null);
         }
         finally
         {
+            MessagingTelemetry.Operation("commit", null, Stopwatch.GetElapsedTime(started), failure);
+
             // Measured from the end of this commit, so a slow commit never turns into a commit per record.
             _sinceCommit.Restart();
         }
