@@ -2,7 +2,6 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using CioSegment.IntegrationTests.Operations;
-using RuleFile = CioSegment.IntegrationTests.Operations.DashboardMetricsTests.RuleFile;
 
 namespace CioSegment.IntegrationTests.Deploy;
 
