@@ -41,7 +41,10 @@ public static class Telemetry
         return builder;
     }
 
-    /// <summary><c>service.version</c>: the entry assembly's informational version without SourceLink's <c>+commit</c>.</summary>
+    /// <summary>
+    /// An assembly's informational version without SourceLink's <c>+commit</c>, else its assembly version: the
+    /// <c>service.version</c> of telemetry (entry assembly) and the version in the publisher's User-Agent.
+    /// </summary>
     public static string ServiceVersion(Assembly? assembly) =>
         assembly?.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion is { Length: > 0 } informational
             ? informational.Split('+')[0]

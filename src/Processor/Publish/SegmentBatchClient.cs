@@ -1,9 +1,9 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Reflection;
 using System.Text;
 using CioSegment.Mapping.Settings;
+using CioSegment.ServiceDefaults;
 
 namespace CioSegment.Processor.Publish;
 
@@ -46,7 +46,7 @@ public sealed class SegmentBatchClient(HttpClient http, ISegmentEndpoints endpoi
     public const string RetryCountHeader = "X-Retry-Count";
 
     /// <summary><c>ciosegment/{version}</c>: the processor's informational version without SourceLink's <c>+commit</c>, else its assembly version.</summary>
-    public static string UserAgent { get; } = "ciosegment/" + Version(typeof(SegmentBatchClient).Assembly);
+    public static string UserAgent { get; } = "ciosegment/" + Telemetry.ServiceVersion(typeof(SegmentBatchClient).Assembly);
 
     private static ReadOnlySpan<byte> Head => "{\"batch\":["u8;
 
@@ -135,11 +135,6 @@ public sealed class SegmentBatchClient(HttpClient http, ISegmentEndpoints endpoi
     /// </summary>
     public static bool IsRetriable(int status) =>
         status is 429 or 408 or 401 or 403 or 404 or 405 or 410 || (status >= 500 && status != 501 && status != 505);
-
-    private static string Version(Assembly assembly) =>
-        assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion is { Length: > 0 } informational
-            ? informational.Split('+')[0]
-            : assembly.GetName().Version?.ToString() ?? "unknown";
 
     private static async Task<string> ReadDetailAsync(HttpResponseMessage response, CancellationToken cancel)
     {
