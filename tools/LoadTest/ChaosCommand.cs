@@ -20,9 +20,8 @@ internal static class ChaosCommand
     public static async Task<int> RunAsync(int cycles, int rate, CancellationToken cancel)
     {
         await using var segment = await StandInSegment.StartAsync();
-        using var broker = ServiceProcess.Start("broker", "CioSegment.DevHost.dll", "broker", "--partitions", "24");
-        var bootstrap = (await broker.WaitForLineAsync(l => l.StartsWith("bootstrap.servers=", StringComparison.Ordinal), TimeSpan.FromSeconds(60)))["bootstrap.servers=".Length..];
-        var registry = (await broker.WaitForLineAsync(l => l.StartsWith("schema.registry.url=", StringComparison.Ordinal), TimeSpan.FromSeconds(60)))["schema.registry.url=".Length..];
+        var (broker, bootstrap, registry) = await ServiceProcess.StartBrokerAsync();
+        using var brokerProcess = broker;
         var port = Stats.FreePort();
         string[] common =
         [

@@ -32,9 +32,8 @@ internal static class CpuCommand
             .ToDictionary(kv => kv[0], kv => kv[1]);
 
         await using var segment = await StandInSegment.StartAsync();
-        using var broker = ServiceProcess.Start("broker", "CioSegment.DevHost.dll", Environment("broker"), "broker", "--partitions", "24");
-        var bootstrap = (await broker.WaitForLineAsync(l => l.StartsWith("bootstrap.servers=", StringComparison.Ordinal), TimeSpan.FromSeconds(60)))["bootstrap.servers=".Length..];
-        var registry = (await broker.WaitForLineAsync(l => l.StartsWith("schema.registry.url=", StringComparison.Ordinal), TimeSpan.FromSeconds(60)))["schema.registry.url=".Length..];
+        var (broker, bootstrap, registry) = await ServiceProcess.StartBrokerAsync(Environment("broker"));
+        using var brokerProcess = broker;
         var ingestPort = Stats.FreePort();
         var floorPort = Stats.FreePort();
         string[] common =

@@ -69,6 +69,26 @@ internal sealed class ServiceProcess : IDisposable
         return service;
     }
 
+    /// <summary>
+    /// The development broker as its own process (<c>DevHost broker</c>, 24 partitions), once it printed its
+    /// bootstrap servers and Schema Registry URL.
+    /// </summary>
+    public static async Task<(ServiceProcess Broker, string Bootstrap, string Registry)> StartBrokerAsync(IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var broker = Start("broker", "CioSegment.DevHost.dll", environment ?? new Dictionary<string, string>(), "broker", "--partitions", "24");
+        try
+        {
+            var bootstrap = (await broker.WaitForLineAsync(l => l.StartsWith("bootstrap.servers=", StringComparison.Ordinal), TimeSpan.FromSeconds(60)))["bootstrap.servers=".Length..];
+            var registry = (await broker.WaitForLineAsync(l => l.StartsWith("schema.registry.url=", StringComparison.Ordinal), TimeSpan.FromSeconds(60)))["schema.registry.url=".Length..];
+            return (broker, bootstrap, registry);
+        }
+        catch
+        {
+            broker.Dispose();
+            throw;
+        }
+    }
+
     public async Task<string> WaitForLineAsync(Func<string, bool> match, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
