@@ -104,6 +104,19 @@ internal sealed class TransformerProcess : IDisposable
         producer.Flush(TimeSpan.Zero);
     }
 
+    /// <summary>
+    /// A crashed producer <paramref name="transactionalId"/> leaves a transaction open in changelog partition
+    /// <paramref name="partition"/>: read_committed readers cannot read past it until the coordinator aborts it
+    /// (<see cref="KafkaCluster.Fence"/> with the same id, as its timeout or that pod's restart would).
+    /// </summary>
+    public static void LeaveOpenChangelogTransaction(KafkaCluster cluster, string transactionalId, int partition = 0)
+    {
+        var crashed = new ProducerDouble(cluster, transactionalId, faults: false);
+        crashed.InitTransactions(TimeSpan.Zero);
+        crashed.BeginTransaction();
+        crashed.Produce(new TopicPartition(Changelog, partition), new Message<byte[]?, byte[]?> { Key = new byte[17], Value = new byte[8] });
+    }
+
     /// <summary>A webhook with this event_id for person <paramref name="person"/>.</summary>
     public static (string Body, string Key) Webhook(string eventId, string person = "cool-person", string metric = "opened") =>
         (

@@ -118,10 +118,7 @@ public class TransformerTransactionFaultTests
 
         // A crashed producer's transaction stays open in the changelog (until its transaction times out):
         // read_committed readers cannot read past it, also not the keys committed after it.
-        var crashed = new ProducerDouble(cluster, "pod-crashed", faults: false);
-        crashed.InitTransactions(TimeSpan.Zero);
-        crashed.BeginTransaction();
-        crashed.Produce(new TopicPartition(Changelog, 0), new Message<byte[]?, byte[]?> { Key = new byte[17], Value = new byte[8] });
+        LeaveOpenChangelogTransaction(cluster, "pod-crashed");
         Ingest(cluster, Webhook("b"));
         first.RunUntilIdle();
         first.Consumer.Dispose();   // the pod dies; another takes the partition

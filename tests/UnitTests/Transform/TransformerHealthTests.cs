@@ -25,10 +25,7 @@ public class TransformerHealthTests
         first.RunUntilIdle();
 
         // A crashed producer's open transaction holds the changelog: a new owner cannot restore past it.
-        var crashed = new ProducerDouble(cluster, "pod-crashed", faults: false);
-        crashed.InitTransactions(TimeSpan.Zero);
-        crashed.BeginTransaction();
-        crashed.Produce(new TopicPartition(Changelog, 0), new Message<byte[]?, byte[]?> { Key = new byte[17], Value = new byte[8] });
+        LeaveOpenChangelogTransaction(cluster, "pod-crashed");
         first.Consumer.Dispose();
 
         var health = new TransformerHealth(_time);
