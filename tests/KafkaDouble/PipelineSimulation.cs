@@ -64,23 +64,10 @@ internal sealed class PipelineSimulation(int seed)
 
     public List<string> Violations { get; } = [];
 
-    public int Crashes { get; private set; }
-
-    public int FatalExits { get; private set; }
-
-    public int Expulsions { get; private set; }
-
-    public int Commits { get; private set; }
-
-    public int PublisherCrashes { get; private set; }
-
-    public int PublisherExits { get; private set; }
-
-    public int PublisherExpulsions { get; private set; }
+    /// <summary>Crashes, exits, expulsions, commits and Segment requests of this schedule.</summary>
+    public SimulationCounts Counts { get; } = new();
 
     public int RegistryFailures => _registry.Failures;
-
-    public int SegmentRequests => _segment.Requests;
 
     public IReadOnlyDictionary<SegmentFault, int> SegmentInjected => _segment.Injected;
 
@@ -127,7 +114,7 @@ internal sealed class PipelineSimulation(int seed)
             else if (roll < 0.13 && _pods[pod] is { } expelled)
             {
                 expelled.Consumer.Expel();
-                Expulsions++;
+                Counts.Expulsions++;
             }
             else if (roll < 0.20)
             {
@@ -172,6 +159,7 @@ internal sealed class PipelineSimulation(int seed)
             CheckDelivery();
         }
 
+        Counts.SegmentRequests = _segment.Requests;
         return this;
     }
 
@@ -191,7 +179,7 @@ internal sealed class PipelineSimulation(int seed)
         {
             crashed.Kill();
             _publishers[pod] = null;
-            PublisherCrashes++;
+            Counts.PublisherCrashes++;
         }
         else if (roll < 0.06)
         {
@@ -200,7 +188,7 @@ internal sealed class PipelineSimulation(int seed)
         else if (roll < 0.07 && _publishers[pod] is { } expelled)
         {
             expelled.Consumer.Expel();
-            PublisherExpulsions++;
+            Counts.PublisherExpulsions++;
         }
         else if (roll < 0.10)
         {
@@ -241,7 +229,7 @@ internal sealed class PipelineSimulation(int seed)
             // Designed exit (the dead-letter producer is unusable): the process stops and is restarted.
             process.Kill();
             _publishers[pod] = null;
-            PublisherExits++;
+            Counts.PublisherExits++;
         }
         catch (Exception e)
         {
@@ -422,7 +410,7 @@ internal sealed class PipelineSimulation(int seed)
         {
             process.Consumer.Dispose();
             _pods[pod] = null;
-            Crashes++;
+            Counts.Crashes++;
         }
     }
 
@@ -438,7 +426,7 @@ internal sealed class PipelineSimulation(int seed)
             if (commit)
             {
                 process.Loop.Commit();
-                Commits++;
+                Counts.Commits++;
                 CheckStateEqualsChangelog(pod, process);
             }
             else
@@ -451,7 +439,7 @@ internal sealed class PipelineSimulation(int seed)
             // Designed exit: the process stops and is restarted.
             process.Consumer.Dispose();
             _pods[pod] = null;
-            FatalExits++;
+            Counts.FatalExits++;
         }
         catch (Exception e)
         {
@@ -576,21 +564,7 @@ internal sealed class SimulationSummary
 
     public int Schedules { get; private set; }
 
-    public long Crashes { get; private set; }
-
-    public long FatalExits { get; private set; }
-
-    public long Expulsions { get; private set; }
-
-    public long Commits { get; private set; }
-
-    public long PublisherCrashes { get; private set; }
-
-    public long PublisherExits { get; private set; }
-
-    public long PublisherExpulsions { get; private set; }
-
-    public long SegmentRequests { get; private set; }
+    public SimulationCounts Totals { get; } = new();
 
     /// <summary>Runs one schedule per seed, <paramref name="steps"/> random steps each.</summary>
     public static SimulationSummary Run(IEnumerable<int> seeds, int steps = 300)
@@ -612,16 +586,45 @@ internal sealed class SimulationSummary
                 summary.Injected[$"{point}/{kind}"] = summary.Injected.GetValueOrDefault($"{point}/{kind}") + n;
             }
 
-            summary.Crashes += run.Crashes;
-            summary.FatalExits += run.FatalExits;
-            summary.Expulsions += run.Expulsions;
-            summary.Commits += run.Commits;
-            summary.PublisherCrashes += run.PublisherCrashes;
-            summary.PublisherExits += run.PublisherExits;
-            summary.PublisherExpulsions += run.PublisherExpulsions;
-            summary.SegmentRequests += run.SegmentRequests;
+            summary.Totals.Add(run.Counts);
         }
 
         return summary;
     }
+}
+
+/// <summary>How often one schedule, or many added up, committed, crashed, exited, was expelled and asked Segment.</summary>
+internal sealed class SimulationCounts
+{
+    public long Commits { get; set; }
+
+    public long Crashes { get; set; }
+
+    public long FatalExits { get; set; }
+
+    public long Expulsions { get; set; }
+
+    public long SegmentRequests { get; set; }
+
+    public long PublisherCrashes { get; set; }
+
+    public long PublisherExits { get; set; }
+
+    public long PublisherExpulsions { get; set; }
+
+    public void Add(SimulationCounts other)
+    {
+        Commits += other.Commits;
+        Crashes += other.Crashes;
+        FatalExits += other.FatalExits;
+        Expulsions += other.Expulsions;
+        SegmentRequests += other.SegmentRequests;
+        PublisherCrashes += other.PublisherCrashes;
+        PublisherExits += other.PublisherExits;
+        PublisherExpulsions += other.PublisherExpulsions;
+    }
+
+    public override string ToString() =>
+        $"{Commits} commit calls, {Crashes} crashes, {FatalExits} fatal exits, {Expulsions} expulsions; "
+        + $"publishers: {SegmentRequests} Segment requests, {PublisherCrashes} crashes, {PublisherExits} fatal exits, {PublisherExpulsions} expulsions";
 }

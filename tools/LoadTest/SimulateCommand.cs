@@ -26,7 +26,7 @@ internal static class SimulateCommand
             Console.WriteLine($"  again: dotnet run -c Release --project tools/LoadTest -- simulate --schedules 1 --seed {group.Key.ToString(CultureInfo.InvariantCulture)} --steps {steps.ToString(CultureInfo.InvariantCulture)}");
         }
 
-        Console.WriteLine($"seeds {firstSeed}..{firstSeed + schedules - 1}, {steps} steps each, {clock.Elapsed.TotalSeconds:F1} s: {summary.Commits} commit calls, {summary.Crashes} crashes, {summary.FatalExits} fatal exits, {summary.Expulsions} expulsions; publishers: {summary.SegmentRequests} Segment requests, {summary.PublisherCrashes} crashes, {summary.PublisherExits} fatal exits, {summary.PublisherExpulsions} expulsions");
+        Console.WriteLine($"seeds {firstSeed}..{firstSeed + schedules - 1}, {steps} steps each, {clock.Elapsed.TotalSeconds:F1} s: {summary.Totals}");
         foreach (var (fault, n) in summary.Injected)
         {
             Console.WriteLine($"  {fault}: {n}");

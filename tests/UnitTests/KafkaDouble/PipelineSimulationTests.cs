@@ -14,7 +14,7 @@ public class PipelineSimulationTests(ITestOutputHelper output)
         var only = int.TryParse(Environment.GetEnvironmentVariable(SeedVariable), out var s) ? s : (int?)null;
         var summary = SimulationSummary.Run(only is { } one ? [one] : Enumerable.Range(1, 2000));
 
-        output.WriteLine($"{summary.Schedules} schedules: {summary.Commits} commit calls, {summary.Crashes} crashes, {summary.FatalExits} fatal exits, {summary.Expulsions} expulsions; publishers: {summary.SegmentRequests} Segment requests, {summary.PublisherCrashes} crashes, {summary.PublisherExits} fatal exits, {summary.PublisherExpulsions} expulsions");
+        output.WriteLine($"{summary.Schedules} schedules: {summary.Totals}");
         foreach (var (fault, n) in summary.Injected)
         {
             output.WriteLine($"  {fault}: {n}");
@@ -37,15 +37,16 @@ public class PipelineSimulationTests(ITestOutputHelper output)
                 "Registry/Down", .. Enum.GetValues<SegmentFault>().Where(f => f != SegmentFault.None).Select(f => $"Segment/{f}"),
             ],
             fault => Assert.True(summary.Injected.GetValueOrDefault(fault) > 0, $"no schedule injected {fault}"));
-        Assert.True(summary.Crashes > 0 && summary.Expulsions > 0 && summary.FatalExits > 0);
-        Assert.True(summary.PublisherCrashes > 0 && summary.PublisherExpulsions > 0 && summary.PublisherExits > 0);
+        var totals = summary.Totals;
+        Assert.True(totals.Crashes > 0 && totals.Expulsions > 0 && totals.FatalExits > 0);
+        Assert.True(totals.PublisherCrashes > 0 && totals.PublisherExpulsions > 0 && totals.PublisherExits > 0);
     }
 
     [Fact]
     public void A_seed_always_runs_the_same_schedule()
     {
         static string Outcome(PipelineSimulation run) =>
-            $"{run.Commits} {run.Crashes} {run.FatalExits} {run.Expulsions} {run.PublisherCrashes} {run.PublisherExits} {run.SegmentRequests} "
+            run.Counts + " "
             + string.Join(",", run.Injected.OrderBy(f => f.Key.ToString()).Select(f => $"{f.Key}={f.Value}"))
             + string.Join(",", run.SegmentInjected.OrderBy(f => f.Key).Select(f => $"{f.Key}={f.Value}"));
 
