@@ -26,13 +26,13 @@ internal static class CpuCommand
     /// development broker takes the transaction calls, which is what their client-side cost needs) or AtLeastOnce.</param>
     public static async Task<int> RunAsync(int events, int rate, int runs, int workers, string guarantee, string[] environment, CancellationToken cancel)
     {
-        Dictionary<string, string> Environment(string process) => environment
+        Dictionary<string, string> EnvironmentOf(string process) => environment
             .Where(e => e.StartsWith(process + ":", StringComparison.Ordinal) && e.Contains('=', StringComparison.Ordinal))
             .Select(e => e[(process.Length + 1)..].Split('=', 2))
             .ToDictionary(kv => kv[0], kv => kv[1]);
 
         await using var segment = await StandInSegment.StartAsync();
-        var (broker, bootstrap, registry) = await ServiceProcess.StartBrokerAsync(Environment("broker"));
+        var (broker, bootstrap, registry) = await ServiceProcess.StartBrokerAsync(EnvironmentOf("broker"));
         using var brokerProcess = broker;
         var ingestPort = Stats.FreePort();
         var floorPort = Stats.FreePort();
@@ -43,8 +43,8 @@ internal static class CpuCommand
             $"--CioSegment:Sources:{Source}:WriteKey=cpu-write-key",
             $"--CioSegment:Sources:{Source}:SegmentEndpoint={segment.Url}",
         ];
-        using var ingest = ServiceProcess.Start("ingest", "CioSegment.Ingest.dll", Environment("ingest"), [.. common, "--urls", $"http://127.0.0.1:{ingestPort}"]);
-        using var processor = ServiceProcess.Start("processor", "CioSegment.Processor.dll", Environment("processor"),
+        using var ingest = ServiceProcess.Start("ingest", "CioSegment.Ingest.dll", EnvironmentOf("ingest"), [.. common, "--urls", $"http://127.0.0.1:{ingestPort}"]);
+        using var processor = ServiceProcess.Start("processor", "CioSegment.Processor.dll", EnvironmentOf("processor"),
         [
             .. common,
             $"--CioSegment:SchemaRegistry:Url={registry}",
@@ -52,7 +52,7 @@ internal static class CpuCommand
             "--CioSegment:Kafka:Consumer:fetch.wait.max.ms=50",   // as the DevHost sets it (the development broker holds fetches)
             "--urls", "http://127.0.0.1:0",
         ]);
-        using var floor = ServiceProcess.Start("floor", "CioSegment.LoadTest.dll", Environment("floor"), "floor", "--port", floorPort.ToString(CultureInfo.InvariantCulture), "--key", SigningKey);
+        using var floor = ServiceProcess.Start("floor", "CioSegment.LoadTest.dll", EnvironmentOf("floor"), "floor", "--port", floorPort.ToString(CultureInfo.InvariantCulture), "--key", SigningKey);
         await floor.WaitForLineAsync(l => l.StartsWith("floor listening", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
         Console.WriteLine($"processes (to profile, e.g. perf record -g -p PID with DOTNET_PerfMapEnabled=1 set for this command): ingest {ingest.Id}, processor {processor.Id}, broker {broker.Id}, floor {floor.Id}");
 

@@ -178,10 +178,15 @@ public sealed class ChangeLoggedDedupStore : IDisposable
     /// </summary>
     private void EvictExpired(long nowMs)
     {
-        var elapsedMs = nowMs - _lastEvictionMs;
-        if (_lastEvictionMs == 0 || (elapsedMs < 1000 && elapsedMs >= 0))
+        if (_lastEvictionMs == 0)
         {
-            _lastEvictionMs = _lastEvictionMs == 0 ? nowMs : _lastEvictionMs;
+            _lastEvictionMs = nowMs;
+            return;
+        }
+
+        var elapsedMs = nowMs - _lastEvictionMs;
+        if (elapsedMs is >= 0 and < 1000)
+        {
             return;
         }
 

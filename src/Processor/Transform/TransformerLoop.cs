@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Runtime.InteropServices;
 using CioSegment.ServiceDefaults;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
@@ -358,7 +359,7 @@ public sealed class TransformerLoop : IDisposable
 
                 if (_exactlyOnce)
                 {
-                    _inTransaction[record.Topic] = _inTransaction.GetValueOrDefault(record.Topic) + 1;
+                    CollectionsMarshal.GetValueRefOrAddDefault(_inTransaction, record.Topic, out _)++;
                 }
 
                 return;
