@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using CioSegment.ServiceDefaults;
 
 namespace CioSegment.UnitTests;
@@ -19,12 +18,12 @@ public class TelemetryConventionsTests
     [Fact]
     public void Operation_durations_carry_the_operation_and_the_error_type()
     {
-        using var measurements = new Measurements();
+        using var measurements = new MeterMeasurements(MessagingTelemetry.Meter);
         var topic = "conventions-" + Guid.NewGuid();
         MessagingTelemetry.Operation("send", topic, TimeSpan.FromMilliseconds(12));
         MessagingTelemetry.Operation("send", topic, TimeSpan.FromSeconds(3), "Local_MsgTimedOut");
 
-        var ours = measurements.Of(topic).Where(m => m.Instrument == "messaging.client.operation.duration").ToList();
+        var ours = measurements.Where("messaging.destination.name", topic).Where(m => m.Instrument == "messaging.client.operation.duration").ToList();
 
         Assert.Equal(2, ours.Count);
         Assert.All(ours, o => Assert.Equal("send", o.Tags["messaging.operation.name"]));
@@ -36,12 +35,12 @@ public class TelemetryConventionsTests
     [Fact]
     public void Sent_and_consumed_counters_carry_the_operation_name()
     {
-        using var measurements = new Measurements();
+        using var measurements = new MeterMeasurements(MessagingTelemetry.Meter);
         var topic = "conventions-" + Guid.NewGuid();
         MessagingTelemetry.Sent(topic);
         MessagingTelemetry.Consumed(topic, "group");
 
-        var ours = measurements.Of(topic);
+        var ours = measurements.Where("messaging.destination.name", topic);
 
         var sent = Assert.Single(ours, s => s.Instrument == "messaging.client.sent.messages");
         Assert.Equal("send", sent.Tags["messaging.operation.name"]);
@@ -49,51 +48,5 @@ public class TelemetryConventionsTests
         var consumed = Assert.Single(ours, s => s.Instrument == "messaging.client.consumed.messages");
         Assert.Equal("poll", consumed.Tags["messaging.operation.name"]);
         Assert.Equal("group", consumed.Tags["messaging.consumer.group.name"]);
-    }
-
-    /// <summary>Every measurement of <see cref="MessagingTelemetry.Meter"/>'s instruments while it lives, with its attributes.</summary>
-    private sealed class Measurements : IDisposable
-    {
-        private readonly MeterListener _listener = new();
-        private readonly List<(string Instrument, double Value, Dictionary<string, object?> Tags)> _seen = [];
-
-        public Measurements()
-        {
-            _listener.InstrumentPublished = (instrument, listener) =>
-            {
-                if (instrument.Meter == MessagingTelemetry.Meter)
-                {
-                    listener.EnableMeasurementEvents(instrument);
-                }
-            };
-            _listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) => Add(instrument, value, tags));
-            _listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) => Add(instrument, value, tags));
-            _listener.Start();
-        }
-
-        /// <summary>The measurements about <paramref name="topic"/> (other tests may measure other topics meanwhile).</summary>
-        public List<(string Instrument, double Value, Dictionary<string, object?> Tags)> Of(string topic)
-        {
-            lock (_seen)
-            {
-                return _seen.Where(s => Equals(s.Tags.GetValueOrDefault("messaging.destination.name"), topic)).ToList();
-            }
-        }
-
-        public void Dispose() => _listener.Dispose();
-
-        private void Add(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
-        {
-            var values = new Dictionary<string, object?>();
-            foreach (var tag in tags)
-            {
-                values[tag.Key] = tag.Value;
-            }
-
-            lock (_seen)
-            {
-                _seen.Add((instrument.Name, value, values));
-            }
-        }
     }
 }

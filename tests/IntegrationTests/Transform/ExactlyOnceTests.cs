@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Diagnostics.Metrics;
 using CioSegment.IntegrationTests.Kafka;
 using CioSegment.Processor;
 using CioSegment.Processor.Transform;
@@ -38,15 +37,16 @@ public sealed class ExactlyOnceTests(KafkaFixture kafka)
         var (committed, end) = await harness.RawOffsetsAsync();
         Assert.Equal(end, committed);
 
-        using var outcomes = new OutcomeCounter();
+        using var measurements = new MeterMeasurements(ProcessorTelemetry.Meter);
         await harness.StartProcessorAsync("b", guarantee: "ExactlyOnce");
         harness.Send(Webhook("after", "p1"), "p1");
         harness.Flush();
         var sink = harness.ReadSink(201, TimeSpan.FromSeconds(60));
         Assert.Equal(201, sink.Count);
         Assert.Equal(201, sink.Select(s => s.Track.MessageId).Distinct().Count());
-        Assert.Equal(1, outcomes.Of("mapped"));
-        Assert.Equal(0, outcomes.Of("deduplicated"));   // nothing was read twice
+        long Outcome(string outcome) => (long)measurements.Where("outcome", outcome).Where(m => m.Instrument == "cio.transformer.events").Sum(m => m.Value);
+        Assert.Equal(1, Outcome("mapped"));
+        Assert.Equal(0, Outcome("deduplicated"));   // nothing was read twice
     }
 
     [Fact]
@@ -120,48 +120,6 @@ public sealed class ExactlyOnceTests(KafkaFixture kafka)
 
         // The aborted records exist: a read_uncommitted reader sees them beside the committed ones.
         Assert.True(harness.ReadSinkUncommitted(sent + 1, TimeSpan.FromSeconds(30)).Count > sent, "no aborted records: the kill did not happen mid-transaction");
-    }
-
-    /// <summary>Counts <c>cio.transformer.events</c> by outcome while it lives.</summary>
-    private sealed class OutcomeCounter : IDisposable
-    {
-        private readonly MeterListener _listener = new();
-        private readonly Dictionary<string, long> _counts = [];
-
-        public OutcomeCounter()
-        {
-            _listener.InstrumentPublished = (instrument, listener) =>
-            {
-                if (instrument.Meter == ProcessorTelemetry.Meter && instrument.Name == "cio.transformer.events")
-                {
-                    listener.EnableMeasurementEvents(instrument);
-                }
-            };
-            _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
-            {
-                foreach (var tag in tags)
-                {
-                    if (tag is { Key: "outcome", Value: string outcome })
-                    {
-                        lock (_counts)
-                        {
-                            _counts[outcome] = _counts.GetValueOrDefault(outcome) + value;
-                        }
-                    }
-                }
-            });
-            _listener.Start();
-        }
-
-        public long Of(string outcome)
-        {
-            lock (_counts)
-            {
-                return _counts.GetValueOrDefault(outcome);
-            }
-        }
-
-        public void Dispose() => _listener.Dispose();
     }
 }
 
