@@ -1,7 +1,7 @@
 using System.Globalization;
 using CioSegment.Contracts;
-using CioSegment.DevBroker;
-using CioSegment.DevBroker.SchemaRegistry;
+using CioSegment.DevDoubles.Kafka;
+using CioSegment.DevDoubles.SchemaRegistry;
 
 namespace CioSegment.DevHost;
 

@@ -1,7 +1,7 @@
 using CioSegment.ServiceDefaults;
 using CioSegment.Contracts;
-using CioSegment.DevBroker;
-using CioSegment.DevBroker.SchemaRegistry;
+using CioSegment.DevDoubles.Kafka;
+using CioSegment.DevDoubles.SchemaRegistry;
 using CioSegment.Processor;
 using CioSegment.Processor.Transform;
 using CioSegment.DevHost;

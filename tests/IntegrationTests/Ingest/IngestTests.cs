@@ -3,7 +3,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using CioSegment.Contracts;
-using CioSegment.DevBroker;
+using CioSegment.DevDoubles.Kafka;
 using CioSegment.Mapping;
 using CioSegment.IntegrationTests.Kafka;
 

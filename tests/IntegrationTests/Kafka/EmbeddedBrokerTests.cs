@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text;
-using CioSegment.DevBroker;
+using CioSegment.DevDoubles.Kafka;
 using Confluent.Kafka;
 
 namespace CioSegment.IntegrationTests.Kafka;

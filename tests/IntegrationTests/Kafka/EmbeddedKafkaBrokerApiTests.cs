@@ -1,4 +1,4 @@
-using CioSegment.DevBroker;
+using CioSegment.DevDoubles.Kafka;
 using Confluent.Kafka;
 
 namespace CioSegment.IntegrationTests.Kafka;

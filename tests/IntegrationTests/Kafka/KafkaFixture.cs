@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using CioSegment.DevBroker;
+using CioSegment.DevDoubles.Kafka;
 using CioSegment.IntegrationTests.Kafka;
 using Confluent.Kafka;
 using Confluent.Kafka.Admin;

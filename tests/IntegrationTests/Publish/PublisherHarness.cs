@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using CioSegment.Contracts;
-using CioSegment.DevBroker.SchemaRegistry;
+using CioSegment.DevDoubles.SchemaRegistry;
 using CioSegment.IntegrationTests.Kafka;
 using CioSegment.Processor;
 using CioSegment.Processor.Transform;

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Text;
 using CioSegment.Contracts;
-using CioSegment.DevBroker.SchemaRegistry;
+using CioSegment.DevDoubles.SchemaRegistry;
 using Confluent.Kafka;
 using Confluent.SchemaRegistry;
 using Confluent.SchemaRegistry.Serdes;

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using CioSegment.DevBroker.SchemaRegistry;
+using CioSegment.DevDoubles.SchemaRegistry;
 using CioSegment.IntegrationTests.Ingest;
 using CioSegment.IntegrationTests.Kafka;
 using CioSegment.IntegrationTests.Publish;

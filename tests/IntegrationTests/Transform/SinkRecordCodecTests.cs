@@ -1,6 +1,6 @@
 using CioSegment.Processor;
 using CioSegment.Contracts;
-using CioSegment.DevBroker.SchemaRegistry;
+using CioSegment.DevDoubles.SchemaRegistry;
 using CioSegment.Processor.Transform;
 using Confluent.Kafka;
 using Confluent.Kafka.SyncOverAsync;

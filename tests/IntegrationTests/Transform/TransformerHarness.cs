@@ -1,6 +1,6 @@
 using System.Text;
 using CioSegment.Contracts;
-using CioSegment.DevBroker.SchemaRegistry;
+using CioSegment.DevDoubles.SchemaRegistry;
 using CioSegment.IntegrationTests.Kafka;
 using CioSegment.Processor;
 using Confluent.Kafka;

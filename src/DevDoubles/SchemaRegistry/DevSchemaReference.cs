@@ -1,4 +1,4 @@
-namespace CioSegment.DevBroker.SchemaRegistry;
+namespace CioSegment.DevDoubles.SchemaRegistry;
 
 /// <summary>
 /// A reference from one schema to another registered schema, as in Confluent Schema Registry's

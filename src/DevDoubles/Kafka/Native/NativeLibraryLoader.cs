@@ -1,7 +1,7 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
 
-namespace CioSegment.DevBroker.Native;
+namespace CioSegment.DevDoubles.Kafka.Native;
 
 /// <summary>
 /// Maps <see cref="LibRdKafka.LibraryName"/> to the librdkafka file that Confluent.Kafka itself loads from

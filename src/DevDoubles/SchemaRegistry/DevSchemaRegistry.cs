@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json;
 
-namespace CioSegment.DevBroker.SchemaRegistry;
+namespace CioSegment.DevDoubles.SchemaRegistry;
 
 /// <summary>
 /// In-memory store behind the development/test double of Confluent Schema Registry. FOR DEVELOPMENT AND TESTS

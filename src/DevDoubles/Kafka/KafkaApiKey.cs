@@ -1,4 +1,4 @@
-namespace CioSegment.DevBroker;
+namespace CioSegment.DevDoubles.Kafka;
 
 /// <summary>
 /// Kafka protocol request types (ApiKey), for <see cref="EmbeddedKafkaBroker.PushRequestErrors"/>.

@@ -1,6 +1,6 @@
 using Confluent.Kafka;
 
-namespace CioSegment.DevBroker;
+namespace CioSegment.DevDoubles.Kafka;
 
 /// <summary>
 /// A call into the embedded development broker (librdkafka mock cluster) failed.

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace CioSegment.DevBroker.Native;
+namespace CioSegment.DevDoubles.Kafka.Native;
 
 /// <summary>
 /// P/Invoke declarations for the parts of librdkafka's C API the embedded broker uses.

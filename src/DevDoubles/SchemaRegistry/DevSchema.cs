@@ -1,4 +1,4 @@
-namespace CioSegment.DevBroker.SchemaRegistry;
+namespace CioSegment.DevDoubles.SchemaRegistry;
 
 /// <summary>
 /// One distinct schema held by the <see cref="DevSchemaRegistry"/> development/test double, with its global id.

@@ -2,7 +2,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace CioSegment.DevBroker.SchemaRegistry;
+namespace CioSegment.DevDoubles.SchemaRegistry;
 
 /// <summary>The JSON bodies of Confluent Schema Registry's REST API that the development/test double reads and writes.</summary>
 internal static class DevSchemaRegistryJson

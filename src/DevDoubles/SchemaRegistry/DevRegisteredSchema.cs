@@ -1,4 +1,4 @@
-namespace CioSegment.DevBroker.SchemaRegistry;
+namespace CioSegment.DevDoubles.SchemaRegistry;
 
 /// <summary>
 /// A schema as registered under one subject in the <see cref="DevSchemaRegistry"/> development/test double:

@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace CioSegment.DevBroker.SchemaRegistry;
+namespace CioSegment.DevDoubles.SchemaRegistry;
 
 /// <summary>
 /// A stand-alone HTTP server (Kestrel, loopback only) hosting nothing but the development/test double of

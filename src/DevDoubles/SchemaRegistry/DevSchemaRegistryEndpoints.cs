@@ -6,9 +6,9 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using static CioSegment.DevBroker.SchemaRegistry.DevSchemaRegistryJson;
+using static CioSegment.DevDoubles.SchemaRegistry.DevSchemaRegistryJson;
 
-namespace CioSegment.DevBroker.SchemaRegistry;
+namespace CioSegment.DevDoubles.SchemaRegistry;
 
 /// <summary>
 /// Maps the development/test double of Confluent Schema Registry's REST API onto an ASP.NET Core app. FOR

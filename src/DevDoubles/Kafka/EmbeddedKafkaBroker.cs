@@ -1,8 +1,8 @@
 using System.Runtime.InteropServices;
-using CioSegment.DevBroker.Native;
+using CioSegment.DevDoubles.Kafka.Native;
 using Confluent.Kafka;
 
-namespace CioSegment.DevBroker;
+namespace CioSegment.DevDoubles.Kafka;
 
 /// <summary>
 /// The embedded development broker: librdkafka's built-in mock Kafka cluster, started in this process
