@@ -1,19 +1,14 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using CioSegment.Contracts;
 using CioSegment.DevDoubles.Kafka;
 using CioSegment.DevDoubles.SchemaRegistry;
+using CioSegment.DevDoubles.Segment;
 using CioSegment.Processor;
 using CioSegment.Processor.Transform;
 using Confluent.Kafka;
 using Confluent.SchemaRegistry;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -39,42 +34,8 @@ internal static class PublisherLoad
         broker.CreateTopic(Topics.SegmentDeadLetter, 1);
         await using var registry = await DevSchemaRegistryServer.StartAsync();
 
-        var received = new ConcurrentBag<(int Events, int Bytes)>();
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        await using var segment = builder.Build();
-        segment.MapPost("/v1/batch", async (HttpContext context) =>
-        {
-            using var buffer = new MemoryStream();
-            await context.Request.Body.CopyToAsync(buffer);
-            var bytes = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
-            var count = 0;
-            var depth = 0;
-            var inString = false;
-            for (var i = 0; i < bytes.Length; i++)
-            {
-                var b = bytes[i];
-                if (inString)
-                {
-                    if (b == (byte)'\\') { i++; } else if (b == (byte)'"') { inString = false; }
-                    continue;
-                }
-
-                switch (b)
-                {
-                    case (byte)'"': inString = true; break;
-                    case (byte)'{': if (depth++ == 1) { count++; } break;
-                    case (byte)'}': depth--; break;
-                }
-            }
-
-            received.Add((count, bytes.Length));
-            await Task.Delay(20);
-            await context.Response.WriteAsync("{\"success\":true}");
-        });
-        await segment.StartAsync();
-        var segmentUrl = segment.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        await using var segment = await SegmentStandIn.StartAsync(new SegmentStandInOptions { Latency = TimeSpan.FromMilliseconds(20) });
+        var segmentUrl = segment.Url.ToString();
 
         using (var client = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = registry.Url.ToString() }))
         using (var producer = new ProducerBuilder<byte[]?, byte[]>(new ProducerConfig { BootstrapServers = broker.BootstrapServers, LingerMs = 5 }).Build())
@@ -114,14 +75,14 @@ internal static class PublisherLoad
         using var app = host.Build();
         var clock = Stopwatch.StartNew();
         await app.StartAsync();
-        while (received.Sum(r => r.Events) < events && clock.Elapsed < TimeSpan.FromMinutes(5))
+        while (segment.Events < events && clock.Elapsed < TimeSpan.FromMinutes(5))
         {
             await Task.Delay(50);
         }
 
         clock.Stop();
         await app.StopAsync();
-        var batches = received.ToList();
+        var batches = segment.StoredBatches.ToList();
         var delivered = batches.Sum(b => b.Events);
         Console.WriteLine(
             $"publisher: {delivered} of {events} events in {clock.Elapsed.TotalSeconds:F2} s = {delivered / clock.Elapsed.TotalSeconds:F0} events/s; "

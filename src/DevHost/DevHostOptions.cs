@@ -12,7 +12,7 @@ public sealed class DevHostOptions
     public string CaptureDirectory { get; set; } = ".local";
 
     /// <summary>
-    /// Off (default): sources without a <c>SegmentEndpoint</c> deliver to the local capture, so a local
+    /// Off (default): sources without a <c>SegmentEndpoint</c> deliver to the Segment stand-in, so a local
     /// run never sends to Segment by accident. On: they use their region's real Segment endpoint.
     /// </summary>
     public bool SendToSegment { get; set; }

@@ -2,6 +2,7 @@ using CioSegment.ServiceDefaults;
 using CioSegment.Contracts;
 using CioSegment.DevDoubles.Kafka;
 using CioSegment.DevDoubles.SchemaRegistry;
+using CioSegment.DevDoubles.Segment;
 using CioSegment.Processor;
 using CioSegment.Processor.Transform;
 using CioSegment.DevHost;
@@ -69,7 +70,9 @@ builder.Services.AddSingleton<CioSegment.Processor.Publish.ISegmentEndpoints, Lo
 builder.AddPublisher();
 builder.AddTelemetry("cio-devhost");
 builder.Services.Configure<DevHostOptions>(builder.Configuration.GetSection(DevHostOptions.SectionName));
-builder.Services.AddSingleton(sp => new LocalSegmentCapture(devOptions.CaptureDirectory, sp.GetRequiredService<ILogger<LocalSegmentCapture>>()));
+builder.Services.AddSingleton(sp => new SegmentStandIn(
+    new SegmentStandInOptions { CaptureFile = Path.Combine(devOptions.CaptureDirectory, "segment-batches.jsonl") },
+    sp.GetRequiredService<ILogger<SegmentStandIn>>()));
 if (devOptions.TailTopics)
 {
     builder.Services.AddHostedService<PipelineTail>();
@@ -78,8 +81,8 @@ if (devOptions.TailTopics)
 var app = builder.Build();
 app.MapIngest();
 app.MapTelemetry();
-var capture = app.Services.GetRequiredService<LocalSegmentCapture>();
-app.MapPost(LocalSegmentCapture.BasePath + "/v1/batch", capture.HandleAsync);
+var capture = app.Services.GetRequiredService<SegmentStandIn>();
+capture.Map(app, LocalCaptureEndpoints.BasePath);
 
 app.Lifetime.ApplicationStarted.Register(() =>
 {
@@ -92,8 +95,8 @@ app.Lifetime.ApplicationStarted.Register(() =>
     log.LogInformation("Transformer: {Raw} -> {Sink} (dead letters: {Dlq}), at-least-once because the embedded broker has no faithful transactions; schema registry double at {Registry}", Topics.RawWebhooks, Topics.SegmentTrack, Topics.WebhooksDeadLetter, registry.Url);
     log.LogInformation("Publisher: {Sink} -> Segment batches per source (dead letters: {Dlq})", Topics.SegmentTrack, Topics.SegmentDeadLetter);
     log.LogInformation(
-        "Local Segment capture: {Address}{Path}/v1/batch -> {File} (sources without SegmentEndpoint deliver here unless {Section}:SendToSegment=true)",
-        address, LocalSegmentCapture.BasePath, capture.FilePath, DevHostOptions.SectionName);
+        "Segment stand-in: {Address}{Path}/v1/batch -> {File} (sources without SegmentEndpoint deliver here unless {Section}:SendToSegment=true)",
+        address, LocalCaptureEndpoints.BasePath, capture.CaptureFile, DevHostOptions.SectionName);
     if (sources.TryGet("demo", out var demo))
     {
         var curl = SampleRequest.Curl($"{address}/webhooks/customerio/demo", demo.WebhookSigningKey!.RevealUtf8(), DateTimeOffset.UtcNow);

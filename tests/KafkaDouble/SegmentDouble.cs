@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using CioSegment.DevDoubles.Segment;
 
 namespace CioSegment.KafkaDouble;
 
@@ -40,8 +41,8 @@ internal enum SegmentFault
 
 /// <summary>
 /// Segment's <c>/v1/batch</c> as a message handler that answers at once, on the caller's thread, so a
-/// simulation stays deterministic. It checks each request as Segment would (POST, path, Basic auth with the
-/// write key, a JSON body with a batch of events with messageIds), refuses with 400 any batch that holds an
+/// simulation stays deterministic. It checks each request by Segment's rules (<see cref="SegmentBatchRules"/>,
+/// shared with the HTTP stand-in) and for this source's write key and a <c>sentAt</c>, refuses with 400 any batch that holds an
 /// event of <see cref="Refused"/> (as Segment refuses a batch with an invalid event), and counts, per
 /// messageId, how often it was stored and in which order each was first stored.
 /// </summary>
@@ -141,30 +142,39 @@ internal sealed class SegmentDouble(string writeKey)
     /// <summary>The batch's messageIds, or null (recorded in <see cref="Malformed"/>) for a request Segment would refuse.</summary>
     private List<string>? Read(HttpRequestMessage request)
     {
-        var auth = "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(writeKey + ":"));
-        var problem =
-            request.Method != HttpMethod.Post ? "method " + request.Method
-            : request.RequestUri?.AbsolutePath != "/v1/batch" ? "path " + request.RequestUri?.AbsolutePath
-            : request.Headers.Authorization?.ToString() != auth ? "authorization"
-            : request.Content?.Headers.ContentType?.MediaType != "application/json" ? "content type"
-            : null;
+        using var buffer = new MemoryStream();
+        request.Content?.ReadAsStream().CopyTo(buffer);
+        var body = buffer.ToArray();
+        var verdict = SegmentBatchRules.Check(
+            request.Method.Method,
+            request.RequestUri?.AbsolutePath ?? "",
+            request.Headers.Authorization?.ToString(),
+            request.Content?.Headers.ContentType?.MediaType,
+            body);
+        var problem = verdict.Problem
+            ?? (request.Headers.Authorization?.Parameter != Convert.ToBase64String(Encoding.UTF8.GetBytes(writeKey + ":")) ? "authorization" : null)
+            ?? SentAtProblem(body);
         if (problem is not null)
         {
             Malformed.Add(problem);
             return null;
         }
 
+        return [.. verdict.MessageIds];
+    }
+
+    /// <summary>Segment does not require <c>sentAt</c>, but our client always sends it (Segment corrects clock skew with it).</summary>
+    private static string? SentAtProblem(byte[] body)
+    {
         try
         {
-            using var body = JsonDocument.Parse(request.Content!.ReadAsStream());
-            var ids = body.RootElement.GetProperty("batch").EnumerateArray().Select(e => e.GetProperty("messageId").GetString()!).ToList();
-            _ = body.RootElement.GetProperty("sentAt").GetDateTimeOffset();
-            return ids.Count > 0 ? ids : null;
+            using var document = JsonDocument.Parse(body);
+            _ = document.RootElement.GetProperty("sentAt").GetDateTimeOffset();
+            return null;
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
         {
-            Malformed.Add("body: " + e.Message);
-            return null;
+            return "sentAt: " + e.Message;
         }
     }
 

@@ -1,3 +1,4 @@
+using CioSegment.DevDoubles.Segment;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
@@ -19,7 +20,7 @@ internal static class ChaosCommand
 
     public static async Task<int> RunAsync(int cycles, int rate, CancellationToken cancel)
     {
-        await using var segment = await StandInSegment.StartAsync();
+        await using var segment = await SegmentStandIn.StartAsync();
         var (broker, bootstrap, registry) = await ServiceProcess.StartBrokerAsync();
         using var brokerProcess = broker;
         var port = Stats.FreePort();
@@ -116,7 +117,7 @@ internal static class ChaosCommand
         var quiet = Stopwatch.StartNew();
         while (quiet.Elapsed < TimeSpan.FromSeconds(30))
         {
-            var delivered = accepted.Keys.Count(segment.Received.ContainsKey);
+            var delivered = accepted.Keys.Count(segment.Stored.ContainsKey);
             if (delivered == accepted.Count)
             {
                 break;
@@ -139,11 +140,11 @@ internal static class ChaosCommand
         processor.Stop(TimeSpan.FromSeconds(15));
         broker.Stop(TimeSpan.FromSeconds(5));
 
-        var lost = accepted.Keys.Where(id => !segment.Received.ContainsKey(id)).ToList();
-        var duplicates = segment.Received.Count(kv => kv.Value.Count > 1);
-        var resends = segment.Received.Sum(kv => Math.Max(0, kv.Value.Count - 1));
+        var lost = accepted.Keys.Where(id => !segment.Stored.ContainsKey(id)).ToList();
+        var duplicates = segment.Stored.Count(kv => kv.Value.Count > 1);
+        var resends = segment.Stored.Sum(kv => Math.Max(0, kv.Value.Count - 1));
         Console.WriteLine($"sent {next}, accepted {accepted.Count}, not accepted while ingest was down or busy {refused} (Customer.io retries those)");
-        Console.WriteLine($"delivered {accepted.Keys.Count(segment.Received.ContainsKey)} of the accepted; identical messageIds re-sent {resends} times in all");
+        Console.WriteLine($"delivered {accepted.Keys.Count(segment.Stored.ContainsKey)} of the accepted; identical messageIds re-sent {resends} times in all");
         Console.WriteLine($"development broker dropped {dropped} raw records (retention), reported apart from pipeline loss");
         Console.WriteLine($"peak memory: {string.Join(", ", peaks.Select(p => $"{p.Key} {p.Value:F0} MB"))}");
         if (lost.Count > 0)

@@ -1,3 +1,4 @@
+using CioSegment.DevDoubles.Segment;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
@@ -31,7 +32,7 @@ internal static class CpuCommand
             .Select(e => e[(process.Length + 1)..].Split('=', 2))
             .ToDictionary(kv => kv[0], kv => kv[1]);
 
-        await using var segment = await StandInSegment.StartAsync();
+        await using var segment = await SegmentStandIn.StartAsync();
         var (broker, bootstrap, registry) = await ServiceProcess.StartBrokerAsync(EnvironmentOf("broker"));
         using var brokerProcess = broker;
         var ingestPort = Stats.FreePort();
@@ -195,13 +196,13 @@ internal static class CpuCommand
     }
 
     /// <summary>Waits until Segment got every accepted messageId, or nothing new arrived for 30 s; returns how many it got.</summary>
-    private static async Task<int> WaitDeliveredAsync(StandInSegment segment, IReadOnlyCollection<string> accepted, CancellationToken cancel)
+    private static async Task<int> WaitDeliveredAsync(SegmentStandIn segment, IReadOnlyCollection<string> accepted, CancellationToken cancel)
     {
         var last = -1;
         var quiet = Stopwatch.StartNew();
         while (true)
         {
-            var got = accepted.Count(segment.Received.ContainsKey);
+            var got = accepted.Count(segment.Stored.ContainsKey);
             if (got == accepted.Count || quiet.Elapsed > TimeSpan.FromSeconds(30))
             {
                 return got;

@@ -1,3 +1,4 @@
+using CioSegment.DevDoubles.Segment;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
@@ -16,7 +17,7 @@ internal static class E2eCommand
 
     public static async Task<int> RunAsync(int seconds, int workers, int rate, string[] settings, CancellationToken cancel)
     {
-        await using var segment = await StandInSegment.StartAsync();
+        await using var segment = await SegmentStandIn.StartAsync();
         using var devHost = ServiceProcess.Start(
             "devhost",
             "CioSegment.DevHost.dll",
@@ -109,7 +110,7 @@ internal static class E2eCommand
         var quietSince = Stopwatch.StartNew();
         while (quietSince.Elapsed < TimeSpan.FromSeconds(15))
         {
-            var delivered = sentAt.Keys.Count(segment.Received.ContainsKey);
+            var delivered = sentAt.Keys.Count(segment.Stored.ContainsKey);
             if (delivered == sentAt.Count)
             {
                 break;
@@ -127,19 +128,19 @@ internal static class E2eCommand
 
         var allDelivered = clock.Elapsed.TotalSeconds;
         var e2eMs = sentAt
-            .Where(kv => segment.Received.ContainsKey(kv.Key))
-            .Select(kv => Stopwatch.GetElapsedTime(kv.Value, segment.Received[kv.Key].FirstTicks).TotalMilliseconds)
+            .Where(kv => segment.Stored.ContainsKey(kv.Key))
+            .Select(kv => Stopwatch.GetElapsedTime(kv.Value, segment.Stored[kv.Key].FirstTimestamp).TotalMilliseconds)
             .Order().ToList();
         var ingest = ingestMs.Order().ToList();
-        var lost = sentAt.Keys.Count(id => !segment.Received.ContainsKey(id));
-        var duplicates = segment.Received.Count(kv => kv.Value.Count > 1 && sentAt.ContainsKey(kv.Key));
+        var lost = sentAt.Keys.Count(id => !segment.Stored.ContainsKey(id));
+        var duplicates = segment.Stored.Count(kv => kv.Value.Count > 1 && sentAt.ContainsKey(kv.Key));
         var throughput = accepted / sendSeconds;
         devHost.Stop(TimeSpan.FromSeconds(15));
 
         Console.WriteLine($"accepted {accepted} webhooks in {sendSeconds:F1} s ({refused} not accepted), {workers} senders{(rate > 0 ? $", target {rate}/s" : ", full speed")}");
         Console.WriteLine($"ingest latency: p50 {Stats.Percentile(ingest, 50):F1} ms, p99 {Stats.Percentile(ingest, 99):F1} ms");
         Console.WriteLine($"end to end latency: p50 {Stats.Percentile(e2eMs, 50):F0} ms, p95 {Stats.Percentile(e2eMs, 95):F0} ms, p99 {Stats.Percentile(e2eMs, 99):F0} ms; all delivered {allDelivered - sendSeconds:F1} s after the last send");
-        Console.WriteLine($"segment stand-in: {segment.Batches} batches, {segment.BatchEvents} events, {segment.BatchEvents / Math.Max(1.0, segment.Batches):F0} events per batch, {segment.OversizeBatches} over 500 KB");
+        Console.WriteLine($"segment stand-in: {segment.Batches} batches, {segment.Events} events, {segment.Events / Math.Max(1.0, segment.Batches):F0} events per batch, {segment.Refused} requests refused (over 500 KB, malformed) or failed");
         Console.WriteLine($"peak memory: devhost (broker + ingest + processor) {devHost.PeakMemoryMb:F0} MB; load tool {Environment.WorkingSet / 1024 / 1024} MB now");
         Console.WriteLine($"throughput: {throughput:F0} events/s, p99 {Stats.Percentile(e2eMs, 99):F0} ms, lost {lost}, duplicates {duplicates}");
         return lost == 0 && duplicates == 0 ? 0 : 1;

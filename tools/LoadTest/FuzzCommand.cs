@@ -1,3 +1,4 @@
+using CioSegment.DevDoubles.Segment;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
@@ -33,7 +34,7 @@ internal static partial class FuzzCommand
     public static async Task<int> RunAsync(int requests, CancellationToken cancel)
     {
         requests = Math.Max(0, requests);
-        await using var segment = await StandInSegment.StartAsync();
+        await using var segment = await SegmentStandIn.StartAsync();
         using var devHost = ServiceProcess.Start(
             "devhost",
             "CioSegment.DevHost.dll",
@@ -421,14 +422,14 @@ internal static partial class FuzzCommand
         }
 
         /// <summary>Information only: whether the valid webhooks sent after fuzzing reach the stand-in Segment.</summary>
-        public async Task<string> DeliveryAsync(StandInSegment segment, TimeSpan wait)
+        public async Task<string> DeliveryAsync(SegmentStandIn segment, TimeSpan wait)
         {
             var ids = Enumerable.Range(0, FinalValid).Select(i => "cio-" + _webhooks.EventId(1_000_000 + i)).ToList();
             var clock = Stopwatch.StartNew();
             var delivered = 0;
             while (!_devHost.HasExited && clock.Elapsed < wait)
             {
-                delivered = ids.Count(segment.Received.ContainsKey);
+                delivered = ids.Count(segment.Stored.ContainsKey);
                 if (delivered == ids.Count)
                 {
                     break;
@@ -441,7 +442,7 @@ internal static partial class FuzzCommand
         }
 
         /// <summary>Status table, per-kind table, every 5xx / timeout / crash with the DevHost output around it, DevHost errors.</summary>
-        public void Report(StandInSegment segment)
+        public void Report(SegmentStandIn segment)
         {
             var output = _devHost.Output.ToArray();
             Console.WriteLine();
@@ -548,7 +549,7 @@ internal static partial class FuzzCommand
                 Console.WriteLine($"note: stopped at the {FuzzBudget.TotalMinutes:F0} min time budget before all requests were sent");
             }
 
-            Console.WriteLine($"segment stand-in: {segment.Batches} batches, {segment.BatchEvents} events");
+            Console.WriteLine($"segment stand-in: {segment.Batches} batches, {segment.Events} events");
             try
             {
                 var path = Path.Combine(Path.GetTempPath(), $"cio-fuzz-devhost-{_devHost.Id.ToString(CultureInfo.InvariantCulture)}.log");

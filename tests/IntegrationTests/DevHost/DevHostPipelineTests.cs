@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using CioSegment.Contracts;
+using CioSegment.DevDoubles.Segment;
 using CioSegment.IntegrationTests.Publish;
 
 namespace CioSegment.IntegrationTests.DevHost;
@@ -14,9 +15,9 @@ public sealed class DevHostPipelineTests
     [Fact]
     public async Task Thousands_of_webhooks_reach_a_stand_in_segment_that_fails_at_first_once_each()
     {
-        await using var segment = await FakeSegment.StartAsync();
+        await using var segment = await SegmentStandIn.StartAsync(new() { KeepRequests = true });
         var failUntil = DateTimeOffset.UtcNow.AddSeconds(8);
-        segment.Answer = _ => Task.FromResult(DateTimeOffset.UtcNow < failUntil ? (503, (TimeSpan?)null) : (200, (TimeSpan?)null));
+        segment.Answer = _ => ValueTask.FromResult(new SegmentAnswer(DateTimeOffset.UtcNow < failUntil ? 503 : 200));
 
         await using var devHost = await DevHostProcess.StartAsync(
             "--CioSegment:DevHost:TailTopics=false",

@@ -6,6 +6,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using CioSegment.Contracts;
+using CioSegment.DevDoubles.Segment;
 using CioSegment.IntegrationTests.DevHost;
 using CioSegment.IntegrationTests.Publish;
 
@@ -61,7 +62,7 @@ public sealed partial class DashboardMetricsTests
         Assert.Contains(used.Values, places => places.Any(p => p.StartsWith("alert ", StringComparison.Ordinal)));
 
         var required = used.Keys.Where(n => !ExternalMetrics.Contains(n) && !AppearAfterFirstOccurrence.Contains(n)).ToHashSet(StringComparer.Ordinal);
-        await using var segment = await FakeSegment.StartAsync();
+        await using var segment = await SegmentStandIn.StartAsync(new() { KeepRequests = true });
         var firstGoodRequest = 0;
         segment.Answer = request =>
         {
@@ -69,10 +70,10 @@ public sealed partial class DashboardMetricsTests
             // the first other batch gets a retriable 503.
             if (request.Events.Any(e => e.ToJsonString().Contains("reject-me", StringComparison.Ordinal)))
             {
-                return Task.FromResult((400, (TimeSpan?)null));
+                return ValueTask.FromResult(new SegmentAnswer(400));
             }
 
-            return Task.FromResult(Interlocked.Increment(ref firstGoodRequest) == 1 ? (503, (TimeSpan?)null) : (200, (TimeSpan?)null));
+            return ValueTask.FromResult(new SegmentAnswer(Interlocked.Increment(ref firstGoodRequest) == 1 ? 503 : 200));
         };
 
         await using var devHost = await DevHostProcess.StartAsync(

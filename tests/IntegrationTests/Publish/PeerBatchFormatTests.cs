@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Reflection;
 using System.Text;
 using System.Text.Json.Nodes;
+using CioSegment.DevDoubles.Segment;
 using CioSegment.IntegrationTests.Kafka;
 using CioSegment.Mapping;
 using CioSegment.Mapping.Settings;
@@ -37,7 +38,7 @@ public sealed class PeerBatchFormatTests(KafkaFixture kafka)
     public async Task Method_path_headers_envelope_and_event_shape_match_segments_own_client()
     {
         SkipWithoutPeer();
-        await using var segment = await FakeSegment.StartAsync();
+        await using var segment = await SegmentStandIn.StartAsync(new() { KeepRequests = true });
         await RunAnalyticsNodeAsync(segment, maxRetries: 0);
         var theirs = Assert.Single(segment.Requests);
 
@@ -53,7 +54,7 @@ public sealed class PeerBatchFormatTests(KafkaFixture kafka)
         var ours = segment.Requests.Last();
 
         // The request line and the headers Segment reads.
-        foreach (var request in (FakeSegment.Request[])[theirs, ours])
+        foreach (var request in (SegmentRequest[])[theirs, ours])
         {
             Assert.Equal("POST", request.Method);
             Assert.Equal("/v1/batch", request.Path);
@@ -75,7 +76,7 @@ public sealed class PeerBatchFormatTests(KafkaFixture kafka)
         Assert.Equal(WriteKey, (string?)theirs.Body["writeKey"]);
         Assert.Equal(Keys(theirs.Body).Except(TheirBodyOnly), Keys(ours.Body));
         Assert.Equal(JsonValueKind(theirs.Body["batch"]), JsonValueKind(ours.Body["batch"]));
-        foreach (var request in (FakeSegment.Request[])[theirs, ours])
+        foreach (var request in (SegmentRequest[])[theirs, ours])
         {
             Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", (string)request.Body["sentAt"]!);
         }
@@ -108,9 +109,9 @@ public sealed class PeerBatchFormatTests(KafkaFixture kafka)
         SkipWithoutPeer();
 
         // Theirs: answered 500, 500, then 200.
-        await using var segment = await FakeSegment.StartAsync();
+        await using var segment = await SegmentStandIn.StartAsync(new() { KeepRequests = true });
         var answered = 0;
-        segment.Answer = _ => Task.FromResult((Interlocked.Increment(ref answered) <= 2 ? 500 : 200, (TimeSpan?)null));
+        segment.Answer = _ => ValueTask.FromResult(new SegmentAnswer(Interlocked.Increment(ref answered) <= 2 ? 500 : 200));
         await RunAnalyticsNodeAsync(segment, maxRetries: 2);
         var theirs = segment.Requests.ToList();
         Assert.Equal([500, 500, 200], theirs.Select(r => r.Status));
@@ -128,7 +129,7 @@ public sealed class PeerBatchFormatTests(KafkaFixture kafka)
             lock (sends)
             {
                 var n = sends[ids] = sends.GetValueOrDefault(ids) + 1;
-                return Task.FromResult((n <= 2 ? 500 : ids.Split(',').Contains("bad") ? 400 : 200, (TimeSpan?)null));
+                return ValueTask.FromResult(new SegmentAnswer(n <= 2 ? 500 : ids.Split(',').Contains("bad") ? 400 : 200));
             }
         };
         harness.Send("good", "cool-person");
@@ -155,7 +156,7 @@ public sealed class PeerBatchFormatTests(KafkaFixture kafka)
     }
 
     /// <summary>One track event sent by analytics-node, allowed <paramref name="maxRetries"/> retries.</summary>
-    private static async Task RunAnalyticsNodeAsync(FakeSegment segment, int maxRetries)
+    private static async Task RunAnalyticsNodeAsync(SegmentStandIn segment, int maxRetries)
     {
         var script = Path.Combine(RepositoryPaths.Root, "tests", "peers", "send-with-analytics-node.js");
         var start = new ProcessStartInfo("node", [script, WriteKey, segment.Url.ToString().TrimEnd('/'), maxRetries.ToString(CultureInfo.InvariantCulture)])
@@ -170,14 +171,14 @@ public sealed class PeerBatchFormatTests(KafkaFixture kafka)
     }
 
     /// <summary><c>ciosegment/</c> and the processor's version, without SourceLink's <c>+commit</c>.</summary>
-    private static void AssertOurUserAgent(FakeSegment.Request request)
+    private static void AssertOurUserAgent(SegmentRequest request)
     {
         var version = typeof(SegmentBatchClient).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()!.InformationalVersion.Split('+')[0];
         Assert.Equal("ciosegment/" + version, request.Headers.GetValueOrDefault("User-Agent"));
         Assert.Matches(@"^ciosegment/\d+\.\d+\.\d+[^+ ]*$", request.Headers["User-Agent"]);
     }
 
-    private static string? RetryCount(FakeSegment.Request request) => request.Headers.GetValueOrDefault(SegmentBatchClient.RetryCountHeader);
+    private static string? RetryCount(SegmentRequest request) => request.Headers.GetValueOrDefault(SegmentBatchClient.RetryCountHeader);
 
     private static IEnumerable<string> Keys(JsonObject o) => o.Select(p => p.Key).Order(StringComparer.Ordinal);
 

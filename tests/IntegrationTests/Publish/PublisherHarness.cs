@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using CioSegment.Contracts;
 using CioSegment.DevDoubles.SchemaRegistry;
+using CioSegment.DevDoubles.Segment;
 using CioSegment.IntegrationTests.Kafka;
 using CioSegment.Processor;
 using CioSegment.Processor.Transform;
@@ -27,7 +28,7 @@ internal sealed class PublisherHarness : IAsyncDisposable
     private readonly IProducer<byte[]?, byte[]> _producer;
     private readonly List<IHost> _hosts = [];
 
-    private PublisherHarness(KafkaFixture kafka, DevSchemaRegistryServer registry, FakeSegment segment)
+    private PublisherHarness(KafkaFixture kafka, DevSchemaRegistryServer registry, SegmentStandIn segment)
     {
         _kafka = kafka;
         _registry = registry;
@@ -40,7 +41,7 @@ internal sealed class PublisherHarness : IAsyncDisposable
         _producer = new ProducerBuilder<byte[]?, byte[]>(new ProducerConfig { BootstrapServers = kafka.BootstrapServers, Acks = Acks.All, EnableIdempotence = true }).Build();
     }
 
-    public FakeSegment Segment { get; }
+    public SegmentStandIn Segment { get; }
 
     public string Sink { get; }
 
@@ -50,7 +51,7 @@ internal sealed class PublisherHarness : IAsyncDisposable
 
     public static async Task<PublisherHarness> CreateAsync(KafkaFixture kafka)
     {
-        var harness = new PublisherHarness(kafka, await DevSchemaRegistryServer.StartAsync(), await FakeSegment.StartAsync());
+        var harness = new PublisherHarness(kafka, await DevSchemaRegistryServer.StartAsync(), await SegmentStandIn.StartAsync(new() { KeepRequests = true }));
         await kafka.CreateTopicAsync(harness.Sink, Partitions);
         await kafka.CreateTopicAsync(harness.Dlq, 1);
         return harness;

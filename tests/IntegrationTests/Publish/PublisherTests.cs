@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using System.Text;
 using CioSegment.Contracts;
+using CioSegment.DevDoubles.Segment;
 using CioSegment.IntegrationTests.Kafka;
 
 namespace CioSegment.IntegrationTests.Publish;
@@ -46,8 +47,8 @@ public sealed class PublisherTests(KafkaFixture kafka)
     public async Task Retriable_answers_are_retried_with_retry_after_honoured_until_accepted()
     {
         await using var harness = await PublisherHarness.CreateAsync(kafka);
-        var answers = new Queue<(int, TimeSpan?)>([(500, null), (503, null), (429, TimeSpan.FromSeconds(1)), (408, null)]);
-        harness.Segment.Answer = _ => Task.FromResult(answers.TryDequeue(out var a) ? a : (200, (TimeSpan?)null));
+        var answers = new Queue<SegmentAnswer>([new(500), new(503), new(429, TimeSpan.FromSeconds(1)), new(408)]);
+        harness.Segment.Answer = _ => ValueTask.FromResult(answers.TryDequeue(out var a) ? a : SegmentAnswer.Ok);
         for (var i = 0; i < 10; i++)
         {
             harness.Send($"r{i}", "one-person");
@@ -69,8 +70,8 @@ public sealed class PublisherTests(KafkaFixture kafka)
     public async Task A_retry_after_longer_than_RetryMaxDelay_waits_RetryMaxDelay_only()
     {
         await using var harness = await PublisherHarness.CreateAsync(kafka);
-        var answers = new Queue<(int, TimeSpan?)>([(429, TimeSpan.FromHours(1))]);
-        harness.Segment.Answer = _ => Task.FromResult(answers.TryDequeue(out var a) ? a : (200, (TimeSpan?)null));
+        var answers = new Queue<SegmentAnswer>([new(429, TimeSpan.FromHours(1))]);
+        harness.Segment.Answer = _ => ValueTask.FromResult(answers.TryDequeue(out var a) ? a : SegmentAnswer.Ok);
         harness.Send("r0", "one-person");
 
         harness.Flush();
@@ -86,7 +87,7 @@ public sealed class PublisherTests(KafkaFixture kafka)
     public async Task A_rejected_batch_is_split_to_isolate_the_bad_event_which_is_dead_lettered_with_the_answer()
     {
         await using var harness = await PublisherHarness.CreateAsync(kafka);
-        harness.Segment.Answer = r => Task.FromResult(r.Events.Any(e => (string?)e["messageId"] == "bad") ? (400, (TimeSpan?)null) : (200, (TimeSpan?)null));
+        harness.Segment.Answer = r => ValueTask.FromResult(new SegmentAnswer(r.Events.Any(e => (string?)e["messageId"] == "bad") ? 400 : 200));
         for (var i = 0; i < 20; i++)
         {
             harness.Send(i == 7 ? "bad" : $"g{i}", "same-person");
@@ -116,7 +117,7 @@ public sealed class PublisherTests(KafkaFixture kafka)
     {
         await using var harness = await PublisherHarness.CreateAsync(kafka);
         var refusals = 0;
-        harness.Segment.Answer = _ => Task.FromResult(Interlocked.Increment(ref refusals) <= 3 ? (401, (TimeSpan?)null) : (200, (TimeSpan?)null));
+        harness.Segment.Answer = _ => ValueTask.FromResult(new SegmentAnswer(Interlocked.Increment(ref refusals) <= 3 ? 401 : 200));
         for (var i = 0; i < 10; i++)
         {
             harness.Send($"w{i}", $"p{i % 3}");
@@ -139,7 +140,7 @@ public sealed class PublisherTests(KafkaFixture kafka)
         harness.Segment.Answer = async _ =>
         {
             await release.Task;   // Segment never answers while the first publisher lives
-            return (200, null);
+            return SegmentAnswer.Ok;
         };
         for (var i = 0; i < 30; i++)
         {
@@ -152,7 +153,7 @@ public sealed class PublisherTests(KafkaFixture kafka)
         await PublisherHarness.StopAsync(first);   // abandons the unanswered requests
         Assert.Empty(harness.Segment.Delivered);
 
-        harness.Segment.Answer = _ => Task.FromResult((200, (TimeSpan?)null));
+        harness.Segment.Answer = _ => ValueTask.FromResult(new SegmentAnswer(200));
         release.SetResult();
         await harness.StartPublisherAsync();
         await harness.WaitForDeliveredAsync(30, Timeout);
@@ -164,7 +165,7 @@ public sealed class PublisherTests(KafkaFixture kafka)
     {
         await using var harness = await PublisherHarness.CreateAsync(kafka);
         var outageUntil = DateTimeOffset.UtcNow.AddSeconds(6);
-        harness.Segment.Answer = _ => Task.FromResult(DateTimeOffset.UtcNow < outageUntil ? (503, (TimeSpan?)null) : (200, (TimeSpan?)null));
+        harness.Segment.Answer = _ => ValueTask.FromResult(new SegmentAnswer(DateTimeOffset.UtcNow < outageUntil ? 503 : 200));
         for (var i = 0; i < 5000; i++)
         {
             harness.Send($"o{i:D5}", $"p{i % 25}");

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using CioSegment.DevDoubles.SchemaRegistry;
+using CioSegment.DevDoubles.Segment;
 using CioSegment.IntegrationTests.Ingest;
 using CioSegment.IntegrationTests.Kafka;
 using CioSegment.IntegrationTests.Publish;
@@ -43,7 +44,7 @@ public sealed class TracePropagationTests(KafkaFixture kafka)
         await kafka.CreateTopicAsync(changelog, 2, compacted: true);
 
         await using var registry = await DevSchemaRegistryServer.StartAsync();
-        await using var segment = await FakeSegment.StartAsync();
+        await using var segment = await SegmentStandIn.StartAsync(new() { KeepRequests = true });
         await using var ingest = await IngestHost.StartAsync(kafka.BootstrapServers, raw);
         using var processor = await StartProcessorAsync(raw, sink, changelog, group, registry.Url, segment.Url);
 
