@@ -1,10 +1,5 @@
 using System.Net;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace CioSegment.DevDoubles.SchemaRegistry;
 
@@ -53,35 +48,9 @@ public sealed class DevSchemaRegistryServer : IAsyncDisposable
     {
         var (address, port) = ParseLoopbackUrl(url);
 
-        // An empty builder: no appsettings.json, environment variables or command line can change what it binds to.
-        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions
-        {
-            ApplicationName = typeof(DevSchemaRegistryServer).Assembly.GetName().Name,
-        });
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(options => options.Listen(address, port));
-        builder.Services.AddRoutingCore();
-        builder.Logging.AddConsole().SetMinimumLevel(LogLevel.Warning);
-
         var registry = new DevSchemaRegistry();
-        builder.Services.AddSingleton(registry);
-
-        var app = builder.Build();
-        app.UseRouting();
-        app.MapDevSchemaRegistry(registry, DevSchemaRegistryEndpoints.DefaultPrefix);
-
-        try
-        {
-            await app.StartAsync().ConfigureAwait(false);
-        }
-        catch
-        {
-            await app.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-
-        var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
-            ?? throw new InvalidOperationException("Kestrel reported no bound address for the development schema registry.");
-        var baseUri = new Uri(bound);
+        var (app, baseUri) = await LoopbackServer.StartAsync(
+            "development schema registry", address, port, endpoints => endpoints.MapDevSchemaRegistry(registry, DevSchemaRegistryEndpoints.DefaultPrefix)).ConfigureAwait(false);
         return new DevSchemaRegistryServer(
             app,
             registry,
@@ -96,15 +65,7 @@ public sealed class DevSchemaRegistryServer : IAsyncDisposable
             return;
         }
 
-        try
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            await _app.StopAsync(timeout.Token).ConfigureAwait(false);
-        }
-        finally
-        {
-            await _app.DisposeAsync().ConfigureAwait(false);
-        }
+        await LoopbackServer.StopAsync(_app).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>

@@ -4,12 +4,8 @@ using System.Globalization;
 using System.Net;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace CioSegment.DevDoubles.Segment;
@@ -86,26 +82,7 @@ public sealed class SegmentStandIn : IAsyncDisposable
     public static async Task<SegmentStandIn> StartAsync(SegmentStandInOptions? options = null)
     {
         var self = new SegmentStandIn(options);
-        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = typeof(SegmentStandIn).Assembly.GetName().Name });
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
-        builder.Services.AddRoutingCore();
-        var app = builder.Build();
-        app.UseRouting();
-        self.Map(app);
-        try
-        {
-            await app.StartAsync().ConfigureAwait(false);
-        }
-        catch
-        {
-            await app.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-
-        var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
-            ?? throw new InvalidOperationException("Kestrel reported no bound address for the Segment stand-in.");
-        self._app = app;
-        self.Url = new Uri(bound.TrimEnd('/') + "/");
+        (self._app, self.Url) = await LoopbackServer.StartAsync("Segment stand-in", IPAddress.Loopback, 0, endpoints => self.Map(endpoints)).ConfigureAwait(false);
         return self;
     }
 
@@ -161,9 +138,7 @@ public sealed class SegmentStandIn : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _app, null) is { } app)
         {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            await app.StopAsync(timeout.Token).ConfigureAwait(false);
-            await app.DisposeAsync().ConfigureAwait(false);
+            await LoopbackServer.StopAsync(app).ConfigureAwait(false);
         }
     }
 
