@@ -7,13 +7,13 @@ namespace CioSegment.Ingest;
 
 public static class IngestServiceExtensions
 {
-    /// <summary>Registers the webhook receiver: options (validated at start), sources, the producer, health checks.</summary>
+    /// <summary>Registers the webhook receiver: options (validated at start), sources (reloaded while running), the producer, health checks.</summary>
     public static WebApplicationBuilder AddIngest(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
         services.AddOptions<IngestOptions>().BindConfiguration(IngestOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.AddKafkaClients();
-        services.AddSingleton(sp => SourceCatalog.FromConfiguration(sp.GetRequiredService<IConfiguration>()));
+        builder.AddSources();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<RawWebhookProducer>();
         services.AddSingleton<WebhookEndpoint>();
@@ -33,8 +33,7 @@ public static class IngestServiceExtensions
     public static WebApplication MapIngest(this WebApplication app)
     {
         // Fail at start-up, naming each bad source setting, rather than at the first webhook.
-        var sources = app.Services.GetRequiredService<SourceCatalog>();
-        app.Logger.LogInformation("Ingest accepts webhooks for {Count} source(s): {Sources}", sources.All.Count, string.Join(", ", sources.All.Select(s => s.SourceId)));
+        _ = app.Services.GetRequiredService<SourceCatalog>();
 
         var endpoint = app.Services.GetRequiredService<WebhookEndpoint>();
         app.MapPost(WebhookEndpoint.Route, (HttpContext context, string sourceId) => endpoint.HandleAsync(context, sourceId));

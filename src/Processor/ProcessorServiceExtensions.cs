@@ -31,7 +31,7 @@ public static class ProcessorServiceExtensions
         services.AddKafkaClients();
         services.AddOptions<TransformerOptions>().BindConfiguration(TransformerOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<SchemaRegistryOptions>().BindConfiguration(SchemaRegistryOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
-        services.TryAddSingleton(sp => SourceCatalog.FromConfiguration(sp.GetRequiredService<IConfiguration>()));
+        builder.AddSources();
         if (builder.Configuration.GetValue(TransformerOptions.SectionName + ":" + nameof(TransformerOptions.Enabled), true))
         {
             services.TryAddSingleton(TimeProvider.System);
@@ -52,7 +52,7 @@ public static class ProcessorServiceExtensions
         services.AddKafkaClients();
         services.AddOptions<PublisherOptions>().BindConfiguration(PublisherOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<SchemaRegistryOptions>().BindConfiguration(SchemaRegistryOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
-        services.TryAddSingleton(sp => SourceCatalog.FromConfiguration(sp.GetRequiredService<IConfiguration>()));
+        builder.AddSources();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ISegmentEndpoints, ConfiguredSegmentEndpoints>();
         services.AddHttpClient(SegmentBatchClient.ClientName, client => client.Timeout = Timeout.InfiniteTimeSpan);

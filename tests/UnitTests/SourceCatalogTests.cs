@@ -1,5 +1,6 @@
 using CioSegment.Mapping.Settings;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Time.Testing;
 
 namespace CioSegment.UnitTests;
 
@@ -65,5 +66,66 @@ public class SourceCatalogTests
         Assert.Contains(e.Errors, m => m.StartsWith("CioSegment:Sources:b:WriteKey:", StringComparison.Ordinal));
         Assert.Contains(e.Errors, m => m.StartsWith("CioSegment:Sources:b:Version:", StringComparison.Ordinal));
         Assert.Equal(4, e.Errors.Count);
+    }
+
+    private static SourceSettings Source(string id, string writeKey = "wk", string? region = null) =>
+        SourceSettings.Create(id, new SourceOptions { WebhookSigningKey = "sk-" + id, WriteKey = writeKey, Region = region });
+
+    [Fact]
+    public void Apply_replaces_the_sources_and_reports_what_was_added_changed_and_removed()
+    {
+        var catalog = new SourceCatalog([Source("a"), Source("b"), Source("c")]);
+
+        var changes = catalog.Apply([Source("a"), Source("b", writeKey: "rotated"), Source("d")]);
+
+        Assert.Equal(["d"], changes.Added);
+        Assert.Equal(["b"], changes.Changed);
+        Assert.Equal(["c"], changes.Removed);
+        Assert.Equal(["a", "b", "d"], catalog.All.Select(s => s.SourceId).Order());
+        Assert.True(catalog.TryGet("b", out var b));
+        Assert.Equal("rotated", b.WriteKey!.Reveal());
+        Assert.False(catalog.TryGet("c", out _));
+        Assert.True(catalog.Apply([Source("a"), Source("b", writeKey: "rotated"), Source("d")]).None);
+        Assert.Equal(["b"], catalog.Apply([Source("a"), Source("b", writeKey: "rotated", region: "eu"), Source("d")]).Changed);
+    }
+
+    [Fact]
+    public void A_removed_source_stays_usable_for_events_already_in_kafka_until_its_grace_ends()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        var catalog = new SourceCatalog([Source("a", writeKey: "last"), Source("b")], TimeSpan.FromMinutes(15), time);
+
+        catalog.Apply([Source("b")]);
+        time.Advance(TimeSpan.FromMinutes(14));
+
+        Assert.False(catalog.TryGet("a", out _));   // the ingest no longer accepts it
+        Assert.True(catalog.TryGetIncludingRemoved("a", out var a));   // the processor still delivers what was accepted
+        Assert.Equal("last", a.WriteKey!.Reveal());
+        catalog.Apply([Source("b")]);   // a later reload does not restart the grace
+        time.Advance(TimeSpan.FromMinutes(1));
+        Assert.False(catalog.TryGetIncludingRemoved("a", out _));
+
+        catalog.Apply([Source("a", writeKey: "back"), Source("b")]);
+        Assert.True(catalog.TryGet("a", out var back));
+        Assert.Equal("back", back.WriteKey!.Reveal());
+        catalog.Apply([Source("b")]);
+        Assert.True(catalog.TryGetIncludingRemoved("a", out var again));   // a new grace from the new removal
+        Assert.Equal("back", again.WriteKey!.Reveal());
+    }
+
+    [Fact]
+    public void Keys_read_from_files_lose_the_trailing_newline_an_editor_adds()
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["CioSegment:Sources:a:WebhookSigningKey"] = "sk\n",
+                ["CioSegment:Sources:a:WriteKey"] = "wk\r\n",
+            })
+            .Build();
+
+        Assert.True(SourceCatalog.FromConfiguration(configuration).TryGet("a", out var a));
+        Assert.Equal("sk", a.WebhookSigningKey!.Reveal());
+        Assert.Equal("wk", a.WriteKey!.Reveal());
     }
 }

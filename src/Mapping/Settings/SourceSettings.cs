@@ -175,6 +175,19 @@ public sealed class SourceSettings
         return true;
     }
 
+    /// <summary>Every setting equal, secrets included (compared, never printed): a reload that changes nothing is not a change.</summary>
+    public bool SameAs(SourceSettings other) =>
+        SourceId == other.SourceId
+        && WebhookSigningKey?.Reveal() == other.WebhookSigningKey?.Reveal()
+        && WriteKey?.Reveal() == other.WriteKey?.Reveal()
+        && Region == other.Region
+        && SegmentEndpoint == other.SegmentEndpoint
+        && EnabledEvents.Entries.SequenceEqual(other.EnabledEvents.Entries)
+        && SendFrequency == other.SendFrequency
+        && BodyContent == other.BodyContent
+        && SendBackToCustomerIo == other.SendBackToCustomerIo
+        && Version == other.Version;
+
     public override string ToString() =>
         $"Source {SourceId}: endpoint {EffectiveEndpoint}, events [{EnabledEvents}], frequency {SendFrequency}, " +
         $"body content {BodyContent}, send back {SendBackToCustomerIo}, version {(int)Version}";

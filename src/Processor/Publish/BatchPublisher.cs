@@ -362,7 +362,7 @@ public sealed class BatchPublisher : IDisposable
         MessagingTelemetry.Consumed(record.Topic, _options.GroupId);
         _progress.Consumed(record.TopicPartitionOffset);
         Hold(pending);
-        if (!_sources.TryGet(view.SourceId, out _))
+        if (!_sources.TryGetIncludingRemoved(view.SourceId, out _))
         {
             DeadLetter([pending], DeadLetterReasons.UnknownSource, "No source is configured under the record's source id.", lane: null);
             return;
@@ -443,8 +443,16 @@ public sealed class BatchPublisher : IDisposable
         activity?.SetTag("cio.source_id", lane.Source);
         try
         {
-            if (!_sources.TryGet(lane.Source, out var source))
+            if (!_sources.TryGetIncludingRemoved(lane.Source, out var source))
             {
+                // The source was removed (and its grace ran out) while these events waited: settle them as
+                // unknown_source, replayable once it is configured again, so its partitions' commits go on.
+                foreach (var e in batch)
+                {
+                    await DeadLetterAsync(e, DeadLetterReasons.UnknownSource, "The source was removed from the configuration while its events waited; configure it and replay the dead letter.", lane).ConfigureAwait(false);
+                    settled.Add(e);
+                }
+
                 return;
             }
 

@@ -65,7 +65,7 @@ public sealed class WebhookTransformer
         }
 
         var sourceId = Encoding.UTF8.GetString(sourceBytes);
-        if (!_sources.TryGet(sourceId, out var settings))
+        if (!_sources.TryGetIncludingRemoved(sourceId, out var settings))
         {
             return DeadLetter(record, DeadLetterReasons.UnknownSource, "No source is configured under the id in the record's header; configure it and replay the dead letter.", output);
         }

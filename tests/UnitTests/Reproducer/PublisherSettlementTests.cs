@@ -198,10 +198,48 @@ public class PublisherSettlementTests
         Assert.DoesNotContain(_commits.SelectMany(c => c), o => o.Offset.Value > 0);
     }
 
-    private BatchPublisher Publisher(Func<HttpRequestMessage, HttpResponseMessage> answer, TimeSpan? linger = null, IProducer<byte[]?, byte[]?>? deadLetters = null, Action<PublisherOptions>? options = null)
+    [Fact]
+    public void Events_of_a_source_removed_while_they_waited_are_dead_lettered_not_stuck()
+    {
+        // Sources change while the publisher runs: once a removed source's grace is over, the batch that
+        // waited for it must settle as unknown_source, or its partition's commits stop for good.
+        var sources = Acme();
+        var deadLetters = Substitute.For<IProducer<byte[]?, byte[]?>>();
+        var reasons = new List<string>();
+        deadLetters.ProduceAsync(Arg.Any<string>(), Arg.Any<Message<byte[]?, byte[]?>>(), Arg.Any<CancellationToken>())
+            .Returns(c =>
+            {
+                var message = c.Arg<Message<byte[]?, byte[]?>>();
+                lock (reasons)
+                {
+                    reasons.Add(Encoding.UTF8.GetString(message.Headers.GetLastBytes(CioSegment.Contracts.HeaderNames.DeadLetterReason)));
+                }
+
+                return Task.FromResult(new DeliveryResult<byte[]?, byte[]?>());
+            });
+        var requests = 0;
+        using var publisher = Publisher(_ => { Interlocked.Increment(ref requests); return new HttpResponseMessage(HttpStatusCode.OK); }, linger: TimeSpan.FromMilliseconds(300), deadLetters: deadLetters, sources: sources);
+        Enqueue(0, "cool-person");
+        Enqueue(1, "cool-person");
+        publisher.RunOnce(TimeSpan.Zero);
+        publisher.RunOnce(TimeSpan.Zero);
+        Assert.Equal(2, publisher.Buffered);
+
+        sources.Apply([]);   // removed, no grace
+        RunUntil(publisher, () => _commits.Any(c => c.Any(o => o.Offset.Value == 2)));
+
+        Assert.Contains(_commits, c => c.Single() == new TopicPartitionOffset(P0, 2));
+        Assert.Equal(0, publisher.Buffered);
+        Assert.Equal(0, requests);
+        Assert.Equal(["unknown_source", "unknown_source"], reasons);
+    }
+
+    private static SourceCatalog Acme() => new([SourceSettings.Create("acme", new SourceOptions { WebhookSigningKey = "k", WriteKey = "w", SegmentEndpoint = "http://segment.invalid" })]);
+
+    private BatchPublisher Publisher(Func<HttpRequestMessage, HttpResponseMessage> answer, TimeSpan? linger = null, IProducer<byte[]?, byte[]?>? deadLetters = null, Action<PublisherOptions>? options = null, SourceCatalog? sources = null)
     {
         var http = new HttpClient(new Answering(answer));
-        var sources = new SourceCatalog([SourceSettings.Create("acme", new SourceOptions { WebhookSigningKey = "k", WriteKey = "w", SegmentEndpoint = "http://segment.invalid" })]);
+        sources ??= Acme();
         var settings = new PublisherOptions
         {
             InputTopic = "sink",
