@@ -150,6 +150,7 @@ internal sealed partial class SourceCatalogReloader : IHostedService, IDisposabl
     private readonly ILogger _logger;
     private readonly Counter<long> _reloads;
     private IDisposable? _subscription;
+    private volatile int _rejected;
 
     public SourceCatalogReloader(IOptionsMonitor<ConfiguredSources> monitor, SourceCatalog catalog, ILogger<SourceCatalogReloader> logger, IMeterFactory meters)
     {
@@ -159,6 +160,7 @@ internal sealed partial class SourceCatalogReloader : IHostedService, IDisposabl
         var meter = meters.Create(Sources.MeterName);
         _reloads = meter.CreateCounter<long>("cio.sources.reloads", "{reload}", "Configuration changes seen by the source catalog, by outcome: applied, unchanged or rejected (invalid: the last good set stays).");
         meter.CreateObservableGauge("cio.sources.configured", () => _catalog.All.Count, "{source}", "Sources currently configured.");
+        meter.CreateObservableGauge("cio.sources.rejected", () => _rejected, "{state}", "1 while the configured source settings are invalid and the service keeps running on the last good set; 0 otherwise.");
     }
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -178,6 +180,7 @@ internal sealed partial class SourceCatalogReloader : IHostedService, IDisposabl
 
     internal void Apply(ConfiguredSources configured)
     {
+        _rejected = configured.Errors.Count > 0 ? 1 : 0;
         if (configured.Errors.Count > 0)
         {
             _reloads.Add(1, new KeyValuePair<string, object?>("outcome", "rejected"));

@@ -168,9 +168,12 @@ public sealed class HelmChartTests
 
         Assert.True(data.ContainsKey("CioSegment__Sources__acme__WebhookSigningKey"), string.Join(", ", data.Select(d => d.Key)));
         Assert.True(data.ContainsKey("CioSegment__Sources__acme__WriteKey"), string.Join(", ", data.Select(d => d.Key)));
-        var config = Assert.Single(render.OfKind("ConfigMap"));
-        Assert.Equal("eu", (string?)config["data"]!["CioSegment__Sources__acme__Region"]);
-        AssertNoSecretKeys(config);
+        var sources = Assert.Single(render.OfKind("ConfigMap"), c => Name(c) == $"{DeployTools.ReleaseName}-ciosegment-sources");
+        Assert.Equal("eu", (string?)sources["data"]!["CioSegment__Sources__acme__Region"]);
+        foreach (var config in render.OfKind("ConfigMap"))
+        {
+            AssertNoSecretKeys(config);
+        }
     }
 
     [Fact]
@@ -186,12 +189,39 @@ public sealed class HelmChartTests
 
         foreach (var workload in render.Objects.Where(o => (string?)o["kind"] is "Deployment" or "StatefulSet"))
         {
-            var container = workload["spec"]!["template"]!["spec"]!["containers"]![0]!;
-            Assert.Contains(container["envFrom"]!.AsArray(), e => (string?)e!["secretRef"]?["name"] == "ciosegment-secrets");
+            var pod = workload["spec"]!["template"]!["spec"]!;
+            var container = pod["containers"]![0]!;
+
+            // The Secret and the sources are files the pods reload; only fixed settings are environment variables.
+            Assert.DoesNotContain(container["envFrom"]!.AsArray(), e => e!["secretRef"] is not null);
             Assert.Contains(container["envFrom"]!.AsArray(), e => e!["configMapRef"] is not null);
+            Assert.Contains(pod["volumes"]!.AsArray(), v => (string?)v!["secret"]?["secretName"] == "ciosegment-secrets");
+            Assert.Contains(pod["volumes"]!.AsArray(), v => (string?)v!["configMap"]?["name"] == $"{DeployTools.ReleaseName}-ciosegment-sources");
+            var mounts = container["volumeMounts"]!.AsArray().Select(m => (string?)m!["mountPath"]).ToList();
+            var directories = (string?)Assert.Single(render.OfKind("ConfigMap"), c => Name(c) == $"{DeployTools.ReleaseName}-ciosegment-config")["data"]!["CioSegment__SettingsDirectories"];
+            Assert.Equal(directories!.Split(','), mounts.Where(m => m!.StartsWith("/etc/ciosegment/", StringComparison.Ordinal)));
             var annotations = workload["spec"]!["template"]!["metadata"]!["annotations"]!.AsObject();
             Assert.True(annotations.ContainsKey("checksum/config"), "a config change must roll the pods: " + annotations.ToJsonString());
         }
+    }
+
+    [Fact]
+    public async Task Adding_changing_or_removing_a_source_rolls_no_pod_but_a_credential_change_does()
+    {
+        static async Task<Dictionary<string, string>> PodTemplatesAsync(params string[] args) =>
+            (await ValidRenderAsync(args)).Objects.Where(o => (string?)o["kind"] is "Deployment" or "StatefulSet")
+                .ToDictionary(o => Name(o), o => o["spec"]!["template"]!.ToJsonString());
+        string[] acme = ["--set", "sources.acme.webhookSigningKey=s", "--set", "sources.acme.writeKey=w"];
+
+        var before = await PodTemplatesAsync(acme);
+        Assert.Equal(before, await PodTemplatesAsync([.. acme, "--set", "sources.beta.webhookSigningKey=s2", "--set", "sources.beta.writeKey=w2", "--set", "sources.beta.region=eu"]));
+        Assert.Equal(before, await PodTemplatesAsync([.. acme, "--set", "sources.acme.writeKey=rotated", "--set", "sources.acme.enabledEvents={email.*}"]));
+        Assert.Equal(before, await PodTemplatesAsync());
+
+        var credentials = await PodTemplatesAsync([.. acme, "--set", "kafka.sasl.password=changed"]);
+        Assert.All(before.Keys, name => Assert.NotEqual(before[name], credentials[name]));
+        var fixedSetting = await PodTemplatesAsync([.. acme, "--set", "processor.publisher.linger=00:00:01"]);
+        Assert.All(before.Keys, name => Assert.NotEqual(before[name], fixedSetting[name]));
     }
 
     [Fact]

@@ -81,7 +81,12 @@ starts with a new line and is indented for metadata; nothing when there are none
 {{- printf "%s-config" (include "ciosegment.fullname" .) }}
 {{- end }}
 
-{{/* The Secret the pods load: the existing one, or the chart's. */}}
+{{/* The ConfigMap of the sources' non-secret settings, mounted as files. */}}
+{{- define "ciosegment.sourcesConfigMapName" -}}
+{{- printf "%s-sources" (include "ciosegment.fullname" .) }}
+{{- end }}
+
+{{/* The Secret the pods mount: the existing one, or the chart's. */}}
 {{- define "ciosegment.secretName" -}}
 {{- if .Values.existingSecret }}
 {{- .Values.existingSecret }}
@@ -156,22 +161,9 @@ each reads its own sections, and both need the sources.
 {{- $_ := set $env "CioSegment__Publisher__MaxBufferedEvents" (include "ciosegment.str" $p.maxBufferedEvents) }}
 {{- $_ := set $env "CioSegment__Publisher__MaxBufferedBytes" (include "ciosegment.str" $p.maxBufferedBytes) }}
 {{- $_ := set $env "CioSegment__Publisher__RequestTimeout" $p.requestTimeout }}
-{{- /* Sources: non-secret settings only */}}
-{{- range $id, $s := $v.sources }}
-{{- $prefix := printf "CioSegment__Sources__%s__" $id }}
-{{- with $s.region }}{{ $_ := set $env (print $prefix "Region") . }}{{ end }}
-{{- with $s.segmentEndpoint }}{{ $_ := set $env (print $prefix "SegmentEndpoint") . }}{{ end }}
-{{- if hasKey $s "enabledEvents" }}
-{{- if not $s.enabledEvents }}
-{{- fail (printf "sources.%s.enabledEvents is empty, so no event would be sent; list events such as email.* or remove the setting to send every event" $id) }}
-{{- end }}
-{{- $_ := set $env (print $prefix "EnabledEvents") (join "," $s.enabledEvents) }}
-{{- end }}
-{{- with $s.sendFrequency }}{{ $_ := set $env (print $prefix "SendFrequency") . }}{{ end }}
-{{- if hasKey $s "bodyContent" }}{{ $_ := set $env (print $prefix "BodyContent") (include "ciosegment.str" $s.bodyContent) }}{{ end }}
-{{- if hasKey $s "sendBackToCustomerIo" }}{{ $_ := set $env (print $prefix "SendBackToCustomerIo") (include "ciosegment.str" $s.sendBackToCustomerIo) }}{{ end }}
-{{- if hasKey $s "version" }}{{ $_ := set $env (print $prefix "Version") (include "ciosegment.str" $s.version) }}{{ end }}
-{{- end }}
+{{- /* Sources are files (ciosegment.sourcesConfig, ciosegment.secretData), read from these directories and reloaded while running. */}}
+{{- $_ := set $env "CioSegment__SettingsDirectories" (include "ciosegment.settingsDirectories" .) }}
+{{- $_ := set $env "CioSegment__SourceCatalog__RemovedSourceGrace" $v.sourceCatalog.removedSourceGrace }}
 {{- /* OpenTelemetry */}}
 {{- with $v.otel.endpoint }}{{ $_ := set $env "OTEL_EXPORTER_OTLP_ENDPOINT" . }}{{ end }}
 {{- with $v.otel.protocol }}{{ $_ := set $env "OTEL_EXPORTER_OTLP_PROTOCOL" . }}{{ end }}
@@ -187,6 +179,36 @@ each reads its own sections, and both need the sources.
 {{- $_ := set $env $key (include "ciosegment.str" $value) }}
 {{- end }}
 {{- toYaml $env }}
+{{- end }}
+
+{{/*
+Non-secret source settings, one key per setting named as its environment variable: the data of the
+sources ConfigMap, mounted as files and reloaded by the pods without a restart.
+*/}}
+{{- define "ciosegment.sourcesConfig" -}}
+{{- $v := .Values }}
+{{- $env := dict }}
+{{- range $id, $s := $v.sources }}
+{{- $prefix := printf "CioSegment__Sources__%s__" $id }}
+{{- with $s.region }}{{ $_ := set $env (print $prefix "Region") . }}{{ end }}
+{{- with $s.segmentEndpoint }}{{ $_ := set $env (print $prefix "SegmentEndpoint") . }}{{ end }}
+{{- if hasKey $s "enabledEvents" }}
+{{- if not $s.enabledEvents }}
+{{- fail (printf "sources.%s.enabledEvents is empty, so no event would be sent; list events such as email.* or remove the setting to send every event" $id) }}
+{{- end }}
+{{- $_ := set $env (print $prefix "EnabledEvents") (join "," $s.enabledEvents) }}
+{{- end }}
+{{- with $s.sendFrequency }}{{ $_ := set $env (print $prefix "SendFrequency") . }}{{ end }}
+{{- if hasKey $s "bodyContent" }}{{ $_ := set $env (print $prefix "BodyContent") (include "ciosegment.str" $s.bodyContent) }}{{ end }}
+{{- if hasKey $s "sendBackToCustomerIo" }}{{ $_ := set $env (print $prefix "SendBackToCustomerIo") (include "ciosegment.str" $s.sendBackToCustomerIo) }}{{ end }}
+{{- if hasKey $s "version" }}{{ $_ := set $env (print $prefix "Version") (include "ciosegment.str" $s.version) }}{{ end }}
+{{- end }}
+{{- toYaml $env }}
+{{- end }}
+
+{{/* Where the pods read the sources ConfigMap and the Secret as files (CioSegment:SettingsDirectories). */}}
+{{- define "ciosegment.settingsDirectories" -}}
+/etc/ciosegment/sources,/etc/ciosegment/secret
 {{- end }}
 
 {{/* Secret data (unencoded), empty with existingSecret. */}}
@@ -291,6 +313,7 @@ volumes:
   - name: tmp
     emptyDir:
       sizeLimit: {{ $root.Values.tmpSizeLimit }}
+  {{- include "ciosegment.settingsVolumes" $root | nindent 2 }}
 {{- end }}
 
 {{/* Environment shared by both containers. */}}
@@ -313,20 +336,53 @@ volumes:
   value: {{ join "," $attributes | quote }}
 {{- end }}
 
-{{/* envFrom shared by both containers: the ConfigMap and the Secret. */}}
+{{/*
+envFrom shared by both containers: the ConfigMap of settings fixed for a pod's life. The Secret and the
+sources ConfigMap are mounted as files instead (ciosegment.settingsVolumes), so that sources can be added,
+changed and removed without a restart: environment variables never change in a running container.
+*/}}
 {{- define "ciosegment.envFrom" -}}
 - configMapRef:
     name: {{ include "ciosegment.configMapName" . }}
-- secretRef:
-    name: {{ include "ciosegment.secretName" . }}
 {{- end }}
 
-{{/* Pod annotations that roll the pods when the configuration or the chart's Secret change. */}}
+{{/* The settings volumes of both pods: the sources ConfigMap and the Secret, one file per key. */}}
+{{- define "ciosegment.settingsVolumes" -}}
+- name: settings-sources
+  configMap:
+    name: {{ include "ciosegment.sourcesConfigMapName" . }}
+- name: settings-secret
+  secret:
+    secretName: {{ include "ciosegment.secretName" . }}
+    defaultMode: 0440
+{{- end }}
+
+{{/* Their mounts, at the directories of ciosegment.settingsDirectories. */}}
+{{- define "ciosegment.settingsVolumeMounts" -}}
+- name: settings-sources
+  mountPath: /etc/ciosegment/sources
+  readOnly: true
+- name: settings-secret
+  mountPath: /etc/ciosegment/secret
+  readOnly: true
+{{- end }}
+
+{{/*
+Pod annotations that roll the pods when a setting fixed for a pod's life changes: the ConfigMap, and the
+Secret's keys other than sources' (the Kafka and registry credentials). Source settings are left out:
+the pods reload them.
+*/}}
 {{- define "ciosegment.checksums" -}}
 checksum/config: {{ include "ciosegment.config" . | sha256sum }}
 {{- if .Values.existingSecret }}
 checksum/secret-name: {{ .Values.existingSecret | sha256sum }}
 {{- else }}
-checksum/secret: {{ include "ciosegment.secretData" . | sha256sum }}
+{{- $fixed := dict }}
+{{- range $key, $value := include "ciosegment.secretData" . | fromYaml }}
+{{- if not (hasPrefix "CioSegment__Sources__" $key) }}
+{{- $_ := set $fixed $key $value }}
+{{- end }}
+{{- end }}
+checksum/secret: {{ toYaml $fixed | sha256sum }}
 {{- end }}
 {{- end }}
