@@ -152,8 +152,13 @@ internal sealed partial class SourceCatalogReloader : IHostedService, IDisposabl
     private IDisposable? _subscription;
     private volatile int _rejected;
 
-    public SourceCatalogReloader(IOptionsMonitor<ConfiguredSources> monitor, SourceCatalog catalog, ILogger<SourceCatalogReloader> logger, IMeterFactory meters)
+    private readonly string _directories;
+
+    public SourceCatalogReloader(IOptionsMonitor<ConfiguredSources> monitor, SourceCatalog catalog, ILogger<SourceCatalogReloader> logger, IMeterFactory meters, IConfiguration configuration)
     {
+        _directories = string.Join(", ", (configuration[Sources.SettingsDirectoriesKey] ?? "")
+            .Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            .Select(Path.GetFullPath));
         _monitor = monitor;
         _catalog = catalog;
         _logger = logger;
@@ -166,7 +171,7 @@ internal sealed partial class SourceCatalogReloader : IHostedService, IDisposabl
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _subscription = _monitor.OnChange(Apply);
-        LogSources(_logger, _catalog.All.Count, string.Join(", ", _catalog.All.Select(s => s.SourceId).Order(StringComparer.Ordinal)));
+        LogSources(_logger, _catalog.All.Count, string.Join(", ", _catalog.All.Select(s => s.SourceId).Order(StringComparer.Ordinal)), _directories.Length > 0 ? _directories : "none");
         return Task.CompletedTask;
     }
 
@@ -196,8 +201,8 @@ internal sealed partial class SourceCatalogReloader : IHostedService, IDisposabl
         }
     }
 
-    [LoggerMessage(1, LogLevel.Information, "Sources: {Count} configured ({Sources})")]
-    private static partial void LogSources(ILogger logger, int count, string sources);
+    [LoggerMessage(1, LogLevel.Information, "Sources: {Count} configured ({Sources}); settings directories watched for changes: {Directories}")]
+    private static partial void LogSources(ILogger logger, int count, string sources, string directories);
 
     [LoggerMessage(2, LogLevel.Warning, "Sources changed: {Changes}; {Count} configured now. A removed source's events already in Kafka are still handled for {Grace}")]
     private static partial void LogApplied(ILogger logger, string changes, int count, TimeSpan grace);
