@@ -206,6 +206,40 @@ public sealed class HelmChartTests
     }
 
     [Fact]
+    public async Task Chart_yaml_has_what_chart_testing_and_chart_repositories_read()
+    {
+        var node = DeployTools.RequireNodeWithModels();
+        var run = await DeployTools.RunAsync(
+            node,
+            ["--input-type=module", "-e", "import { parse } from 'yaml'; import { readFileSync } from 'node:fs'; process.stdout.write(JSON.stringify(parse(readFileSync(process.argv[1], 'utf8'))));", RepositoryPaths.InRoot(DeployTools.ChartPath + "/Chart.yaml")],
+            workingDirectory: RepositoryPaths.InRoot("deploy/tools"));
+        Assert.True(run.Succeeded, run.ToString());
+        var chart = JsonNode.Parse(run.Stdout)!.AsObject();
+
+        Assert.Equal("v2", (string?)chart["apiVersion"]);
+        Assert.Equal("ciosegment", (string?)chart["name"]);
+        Assert.Equal("application", (string?)chart["type"]);
+        Assert.Matches(@"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$", (string?)chart["version"]);
+        Assert.False(string.IsNullOrWhiteSpace((string?)chart["appVersion"]));
+        Assert.False(string.IsNullOrWhiteSpace((string?)chart["description"]));
+        Assert.Matches(@"^>=\s*1\.\d+\.\d+-0$", (string?)chart["kubeVersion"]);   // "-0" admits pre-release and vendor suffixes (v1.30.2-eks-...)
+        Assert.NotEmpty(chart["keywords"]!.AsArray());
+
+        // Where the chart is published: absolute URLs when given; maintainers named (chart-testing checks them against GitHub).
+        foreach (var url in (chart["sources"]?.AsArray() ?? []).Append(chart["home"]).Where(u => u is not null))
+        {
+            Assert.Matches("^https://", (string?)url);
+        }
+
+        Assert.All(chart["maintainers"]?.AsArray() ?? [], m => Assert.False(string.IsNullOrWhiteSpace((string?)m!["name"])));
+
+        // helm refuses to install on an older cluster: the constraint is enforced, not decorative.
+        var old = await DeployTools.TemplateAsync(["--kube-version", "1.29.0"]);
+        Assert.False(old.Succeeded);
+        Assert.Contains("kubeVersion", old.ToString(), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public async Task Adding_changing_or_removing_a_source_rolls_no_pod_but_a_credential_change_does()
     {
         static async Task<Dictionary<string, string>> PodTemplatesAsync(params string[] args) =>
