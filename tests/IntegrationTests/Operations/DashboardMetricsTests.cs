@@ -148,6 +148,10 @@ public sealed partial class DashboardMetricsTests
         Assert.Equal("datasource", datasource.GetProperty("type").GetString());
         Assert.Equal("prometheus", datasource.GetProperty("query").GetString());
         Assert.Equal("prometheus", datasource.GetProperty("current").GetProperty("value").GetString());
+        var ns = root.GetProperty("templating").GetProperty("list").EnumerateArray().Single(v => v.GetProperty("name").GetString() == "namespace");
+        Assert.Equal("query", ns.GetProperty("type").GetString());
+        Assert.False(ns.GetProperty("includeAll").GetBoolean(), "an All option would add two releases up");
+        Assert.StartsWith("label_values(cio_", ns.GetProperty("definition").GetString(), StringComparison.Ordinal);
 
         var panels = Panels(root).ToList();
         Assert.Equal(panels.Count, panels.Select(p => p.GetProperty("id").GetInt32()).Distinct().Count());
@@ -172,6 +176,12 @@ public sealed partial class DashboardMetricsTests
                 Assert.NotEmpty(PromQl.MetricNames(expr));
                 Assert.All(RangePattern().Matches(QuotedPattern().Replace(expr, "\"\"")), m => Assert.Equal("[$__rate_interval]", m.Value));
                 Assert.DoesNotMatch(JobMatcherPattern(), expr);
+
+                // The pipeline's own series are those of the release chosen in $namespace, so two releases never add up.
+                foreach (var (metric, matchers) in PromQl.Selectors(expr).Where(s => !s.Metric.StartsWith("kafka_", StringComparison.Ordinal)))
+                {
+                    Assert.True(matchers.StartsWith("{namespace=~\"$namespace\"", StringComparison.Ordinal), $"Panel '{title}': {metric} is not filtered by $namespace in: {expr}");
+                }
             }
         }
     }

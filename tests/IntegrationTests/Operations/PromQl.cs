@@ -43,7 +43,17 @@ internal static class PromQl
         "bool", "offset", "and", "or", "unless", "atan2", "inf", "nan",
     };
 
-    public static IReadOnlySet<string> MetricNames(string expr)
+    public static IReadOnlySet<string> MetricNames(string expr) => Read(expr, selectors: null);
+
+    /// <summary>Every selector that names its metric: the name and its matchers as written (<c>{...}</c>, or empty).</summary>
+    public static IReadOnlyList<(string Metric, string Matchers)> Selectors(string expr)
+    {
+        var selectors = new List<(string, string)>();
+        Read(expr, selectors);
+        return selectors;
+    }
+
+    private static HashSet<string> Read(string expr, List<(string Metric, string Matchers)>? selectors)
     {
         var names = new HashSet<string>(StringComparer.Ordinal);
         var depth = 0;
@@ -108,6 +118,14 @@ internal static class PromQl
                 else
                 {
                     names.Add(word);
+                    var matchers = "";
+                    if (next < expr.Length && expr[next] == '{')
+                    {
+                        i = ReadMatchers(expr, next, names);
+                        matchers = expr[next..i];
+                    }
+
+                    selectors?.Add((word, matchers));
                 }
             }
             else

@@ -16,6 +16,14 @@ public sealed class PromQlTests
         Assert.Equal(expected.Split(' ').Order(StringComparer.Ordinal), PromQl.MetricNames(expr).Order(StringComparer.Ordinal));
     }
 
+    [Fact]
+    public void Selectors_come_with_their_matchers_as_written()
+    {
+        var selectors = PromQl.Selectors("sum by (le) (rate(a_bucket{ns=~\"$ns\", route=\"/x/{id}\"}[5m])) / ignoring (le) b + c {}");
+
+        Assert.Equal([("a_bucket", "{ns=~\"$ns\", route=\"/x/{id}\"}"), ("b", ""), ("c", "{}")], selectors);
+    }
+
     [Theory]
     [InlineData("rate(x[5m]")]
     [InlineData("sum(x{a=\"b\")")]
