@@ -17,4 +17,23 @@ public static class Topics
 
     /// <summary>Compacted changelog of the transformer's dedup state (same partition number as the input).</summary>
     public const string DedupChangelog = "cio.processor.dedup-changelog";
+
+    /// <summary>
+    /// Every topic of the pipeline, in the order data flows: the one list the DevHost creates, the deployment
+    /// scripts are checked against, and tools read. <see cref="TopicSpec.PartitionedLikeRaw"/> topics share
+    /// the raw topic's partition count (the changelog must; the sink keeps a person on one partition as well).
+    /// </summary>
+    public static IReadOnlyList<TopicSpec> All { get; } =
+    [
+        new(RawWebhooks, PartitionedLikeRaw: true),
+        new(DedupChangelog, PartitionedLikeRaw: true),
+        new(SegmentTrack, PartitionedLikeRaw: true),
+        new(WebhooksDeadLetter, PartitionedLikeRaw: false),
+        new(SegmentDeadLetter, PartitionedLikeRaw: false),
+    ];
 }
+
+/// <summary>A topic of the pipeline.</summary>
+/// <param name="Name">The topic name.</param>
+/// <param name="PartitionedLikeRaw">True: as many partitions as <see cref="Topics.RawWebhooks"/>; false: a few (dead letters).</param>
+public sealed record TopicSpec(string Name, bool PartitionedLikeRaw);

@@ -25,13 +25,7 @@ internal static class BrokerMode
         }
 
         using var broker = EmbeddedKafkaBroker.Start();
-        foreach (var topic in new[] { Topics.RawWebhooks, Topics.SegmentTrack, Topics.DedupChangelog })
-        {
-            broker.CreateTopic(topic, partitions);
-        }
-
-        broker.CreateTopic(Topics.WebhooksDeadLetter, 1);
-        broker.CreateTopic(Topics.SegmentDeadLetter, 1);
+        broker.CreatePipelineTopics(partitions);
         await using var registry = await DevSchemaRegistryServer.StartAsync();
 
         Console.WriteLine($"# {EmbeddedKafkaBroker.Label}");

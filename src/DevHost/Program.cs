@@ -41,15 +41,7 @@ builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource
 
 var devOptions = builder.Configuration.GetSection(DevHostOptions.SectionName).Get<DevHostOptions>() ?? new DevHostOptions();
 using var broker = EmbeddedKafkaBroker.Start();
-foreach (var topic in new[] { Topics.RawWebhooks, Topics.SegmentTrack, Topics.DedupChangelog })
-{
-    broker.CreateTopic(topic, devOptions.Partitions);
-}
-
-foreach (var topic in new[] { Topics.WebhooksDeadLetter, Topics.SegmentDeadLetter })
-{
-    broker.CreateTopic(topic, 1);
-}
+broker.CreatePipelineTopics(devOptions.Partitions);
 
 // A Schema-Registry-compatible double on its own loopback port, so other processes can share it.
 await using var registry = await DevSchemaRegistryServer.StartAsync();

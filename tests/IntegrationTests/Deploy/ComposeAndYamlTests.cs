@@ -8,6 +8,19 @@ namespace CioSegment.IntegrationTests.Deploy;
 public sealed class ComposeAndYamlTests
 {
     [Fact]
+    public void The_compose_topic_script_creates_exactly_the_pipeline_topics_with_their_partitioning()
+    {
+        var script = File.ReadAllLines(RepositoryPaths.InRoot("deploy/compose/kafka/create-topics.sh"));
+        var created = script
+            .Select(l => System.Text.RegularExpressions.Regex.Match(l, @"^create\s+(\S+)\s+""\$(\w+)""").Groups)
+            .Where(g => g[0].Success)
+            .ToDictionary(g => g[1].Value, g => g[2].Value, StringComparer.Ordinal);
+
+        Assert.Equal(CioSegment.Contracts.Topics.All.Select(t => t.Name).Order(StringComparer.Ordinal), created.Keys.Order(StringComparer.Ordinal));
+        Assert.All(CioSegment.Contracts.Topics.All, t => Assert.Equal(t.PartitionedLikeRaw ? "PARTITIONS" : "DLQ_PARTITIONS", created[t.Name]));
+    }
+
+    [Fact]
     public async Task Docker_compose_file_is_valid()
     {
         var compose = DeployTools.RequireDockerCompose();
