@@ -124,6 +124,27 @@ internal sealed class TransformerHarness : IAsyncDisposable
             .ToList();
     }
 
+    /// <summary>
+    /// Sink records until <paramref name="distinct"/> different messageIds are there: at-least-once may write
+    /// a tail twice around a rebalance, so a count of records can be reached before every event is.
+    /// </summary>
+    public List<(ConsumeResult<byte[]?, byte[]?> Record, SegmentTrackRecord Track)> ReadSinkDistinct(int distinct, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        var expected = distinct;
+        while (true)
+        {
+            var sink = ReadSink(expected, deadline - DateTime.UtcNow is { Ticks: > 0 } left ? left : TimeSpan.Zero);
+            var seen = sink.Select(s => s.Track.MessageId).Distinct().Count();
+            if (seen >= distinct || DateTime.UtcNow >= deadline)
+            {
+                return sink;
+            }
+
+            expected = sink.Count + (distinct - seen);
+        }
+    }
+
     /// <summary>Sink records as a read_uncommitted reader sees them: those of aborted and open transactions too.</summary>
     public List<ConsumeResult<byte[]?, byte[]?>> ReadSinkUncommitted(int atLeast, TimeSpan timeout) =>
         Ingest.TopicReader.Read(_kafka.BootstrapServers, Sink, Partitions, atLeast, timeout, IsolationLevel.ReadUncommitted);
