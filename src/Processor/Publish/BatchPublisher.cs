@@ -49,17 +49,10 @@ public sealed class BatchPublisher : IDisposable
     private readonly Func<Func<Task>, Task> _start;
     private long _lastCommit;
     private readonly ResiliencePipeline<BatchResponse> _retry;
+    private readonly PublisherMetrics _metrics;
     private readonly CancellationTokenSource _abandon = new();
     private readonly List<Task> _inFlight = [];
-    private readonly Counter<long> _batches;
-    private readonly Counter<long> _retries;
-    private readonly Counter<long> _deadLettered;
-    private readonly Counter<long> _sendFailures;
-    private readonly Histogram<double> _fill;
-    private readonly Histogram<long> _bytes;
-    private readonly Histogram<double> _age;
     private readonly Dictionary<TopicPartition, long> _registryWait = [];
-    private readonly Counter<long> _registryErrors;
     private TimeSpan _registryBackoff;
     private int _buffered;
     private long _bufferedBytes;
@@ -94,44 +87,8 @@ public sealed class BatchPublisher : IDisposable
         _sources = sources;
         _options = options;
         _logger = logger;
-        _batches = meter.CreateCounter<long>("cio.publisher.batches", "{batch}", "Batch requests by Segment's answer (status).");
-        _retries = meter.CreateCounter<long>("cio.publisher.retries", "{retry}", "Batch requests retried.");
-        _deadLettered = meter.CreateCounter<long>("cio.publisher.dead_lettered", "{event}", "Events Segment rejected, parked in the dead-letter topic.");
-        _sendFailures = meter.CreateCounter<long>("cio.publisher.send_failures", "{batch}", "Batches whose sending failed unexpectedly (not an answer of Segment's); they are sent again after a pause.");
-        _sendFailures.Add(0);
-        _registryErrors = meter.CreateCounter<long>("cio.publisher.registry_errors", "{record}", "Sink records that could not be read because the Schema Registry did not answer; read again after a pause, never dead-lettered.");
-        _registryErrors.Add(0);
         _registryBackoff = options.RetryBaseDelay;
-
-        // Series the alerts watch start at 0, so that their first increment after a start counts in increase().
-        _retries.Add(0);
-        foreach (var reason in (string[])[DeadLetterReasons.SegmentRejected, DeadLetterReasons.UnknownSource, DeadLetterReasons.InvalidSinkRecord])
-        {
-            _deadLettered.Add(0, new KeyValuePair<string, object?>("reason", reason));
-        }
-
-        foreach (var status in (int[])[200, 400, 401, 403, 404, 429, 500, 503])
-        {
-            _batches.Add(0, new KeyValuePair<string, object?>("http.response.status_code", status));
-        }
-        _fill = meter.CreateHistogram(
-            "cio.publisher.batch.fill",
-            "1",
-            "Events per batch as a share of the batch event limit.",
-            tags: null,
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1] });
-        _bytes = meter.CreateHistogram(
-            "cio.publisher.batch.size",
-            "By",
-            "Request body bytes per batch.",
-            tags: null,
-            advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = [1_000, 5_000, 10_000, 25_000, 50_000, 100_000, 200_000, 300_000, 400_000, 450_000, 500_000] });
-        _age = meter.CreateHistogram(
-            "cio.publisher.event.age",
-            "s",
-            "End-to-end latency: from the ingest receiving a webhook to Segment accepting its event.",
-            tags: null,
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600, 21600, 86400] });
+        _metrics = new PublisherMetrics(meter);
         meter.CreateObservableGauge("cio.publisher.buffered", () => Volatile.Read(ref _buffered), "{event}", "Events held in memory (batching, waiting or in flight).");
         meter.CreateObservableGauge("cio.publisher.stalled", () => _health.Last?.Stalled.TotalSeconds ?? 0, "s", "Longest time a lane holding events has gone without delivering or dead-lettering any (0 when every lane delivers).");
         meter.CreateObservableGauge("cio.publisher.lanes_hung", () => _health.Last?.Hung ?? 0, "{lane}", "Lanes with a request in flight and no attempt for longer than any retry waits (the liveness check fails).");
@@ -151,7 +108,7 @@ public sealed class BatchPublisher : IDisposable
                 DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result.RetryAfter is { } after && after > TimeSpan.Zero ? (TimeSpan?)(after < options.RetryMaxDelay ? after : options.RetryMaxDelay) : null),
                 OnRetry = args =>
                 {
-                    _retries.Add(1);
+                    _metrics.Retries.Add(1);
                     _logger.LogWarning("Segment answered {Status} ({Detail}); retry {Attempt} in {Delay}.", args.Outcome.Result.Status, args.Outcome.Result.Detail, args.AttemptNumber + 1, args.RetryDelay);
                     return ValueTask.CompletedTask;
                 },
@@ -197,7 +154,7 @@ public sealed class BatchPublisher : IDisposable
             _consumer.Seek(e.ConsumerRecord.TopicPartitionOffset);
             _consumer.Pause([tp]);
             _registryWait[tp] = TimestampAfter(_registryBackoff);
-            _registryErrors.Add(1);
+            _metrics.RegistryErrors.Add(1);
             _logger.LogWarning(e.InnerException, "The Schema Registry did not answer for a sink record of {Partition} at offset {Offset}; reading it again in {Delay}.", tp, e.ConsumerRecord.Offset, _registryBackoff);
             _registryBackoff = TimeSpan.FromTicks(Math.Min(_registryBackoff.Ticks * 2, _options.RetryMaxDelay.Ticks));
         }
@@ -467,7 +424,7 @@ public sealed class BatchPublisher : IDisposable
         {
             error = e.GetType().Name;
             activity?.SetStatus(ActivityStatusCode.Error, e.Message);
-            _sendFailures.Add(1, new KeyValuePair<string, object?>("error.type", error));
+            _metrics.SendFailures.Add(1, new KeyValuePair<string, object?>("error.type", error));
             _logger.LogError(e, "Publishing a batch of {Count} events for source {Source} failed unexpectedly; the {Unsent} not yet delivered are sent again after a pause.", batch.Count, lane.Source, batch.Count - settled.Count);
         }
         finally
@@ -491,17 +448,17 @@ public sealed class BatchPublisher : IDisposable
                 return await _client.SendAsync(source, batch, retry++, _options.RequestTimeout, token).ConfigureAwait(false);
             },
             _abandon.Token).ConfigureAwait(false);
-        _batches.Add(1, new KeyValuePair<string, object?>("http.response.status_code", response.Status));
+        _metrics.Batches.Add(1, new KeyValuePair<string, object?>("http.response.status_code", response.Status));
         if (response.Verdict == BatchVerdict.Accepted)
         {
-            _fill.Record(batch.Count / (double)_options.MaxBatchEvents);
-            _bytes.Record(batch.Sum(e => e.TrackJson.Length + 1) + SegmentBatchClient.EnvelopeBytes(0));
+            _metrics.Fill.Record(batch.Count / (double)_options.MaxBatchEvents);
+            _metrics.Bytes.Record(batch.Sum(e => e.TrackJson.Length + 1) + SegmentBatchClient.EnvelopeBytes(0));
             var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
             foreach (var e in batch)
             {
                 if (e.ReceivedAtMs > 0)
                 {
-                    _age.Record(Math.Max(0, nowMs - e.ReceivedAtMs) / 1000.0);
+                    _metrics.Age.Record(Math.Max(0, nowMs - e.ReceivedAtMs) / 1000.0);
                 }
             }
 
@@ -550,7 +507,7 @@ public sealed class BatchPublisher : IDisposable
             try
             {
                 await _deadLetters.ProduceAsync(_options.DeadLetterTopic, new Message<byte[]?, byte[]?> { Key = e.Key, Value = e.TrackJson, Headers = headers }, _abandon.Token).ConfigureAwait(false);
-                _deadLettered.Add(1, new KeyValuePair<string, object?>("reason", reason));
+                _metrics.DeadLettered.Add(1, new KeyValuePair<string, object?>("reason", reason));
                 _logger.LogWarning("Event {MessageId} of source {Source} dead-lettered: {Reason} ({Detail}).", e.MessageId, e.SourceId, reason, detail);
                 return;
             }
@@ -714,64 +671,5 @@ public sealed class BatchPublisher : IDisposable
         }
 
         return gate;
-    }
-
-    private sealed class Lane(string source)
-    {
-        public string Source { get; } = source;
-
-        public List<PendingEvent> Open { get; } = [];
-
-        public int OpenBytes { get; set; }
-
-        /// <summary>Timestamp at which <see cref="Open"/> got its first event.</summary>
-        public long OpenedAt { get; set; }
-
-        public Queue<List<PendingEvent>> Ready { get; } = new();
-
-        public bool InFlight { get; set; }
-
-        /// <summary>The rest of a batch whose sending failed unexpectedly: sent again first, from <see cref="RetryAfter"/>.</summary>
-        public List<PendingEvent>? Retry { get; set; }
-
-        /// <summary>Stopwatch timestamp before which <see cref="Retry"/> waits.</summary>
-        public long RetryAfter { get; set; }
-
-        /// <summary>Timestamp since which the lane holds events without having settled any.</summary>
-        public long HoldingSince { get; set; }
-
-        /// <summary>Timestamp of the last attempt of the request in flight (a send, a retry, a dead-letter write); written by the sending task.</summary>
-        public long LastAttempt;
-
-        public bool Holding => InFlight || Open.Count > 0 || Ready.Count > 0 || Retry is { Count: > 0 };
-
-        /// <summary>Unexpected failures in a row (the pause doubles with each).</summary>
-        public int Failures { get; set; }
-
-        public void Close()
-        {
-            Ready.Enqueue([.. Open]);
-            Open.Clear();
-            OpenBytes = 0;
-        }
-    }
-
-    /// <summary>At most <c>perSecond</c> takes per second, evenly spaced.</summary>
-    private sealed class RateGate(int perSecond, TimeProvider time)
-    {
-        private readonly long _spacing = time.TimestampFrequency / perSecond;
-        private long _next = time.GetTimestamp();
-
-        public bool TryTake()
-        {
-            var now = time.GetTimestamp();
-            if (now < _next)
-            {
-                return false;
-            }
-
-            _next = Math.Max(_next + _spacing, now - time.TimestampFrequency);
-            return true;
-        }
     }
 }
