@@ -103,9 +103,9 @@ public sealed class BatchPublisher : IDisposable
                 Randomizer = jitter ?? Random.Shared.NextDouble,
                 Delay = options.RetryBaseDelay,
                 MaxDelay = options.RetryMaxDelay,
-                // Retry-After is honoured up to RetryMaxDelay (Polly does not cap what a generator returns): an
-                // answer asking for an hour must not hold a lane for an hour.
-                DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result.RetryAfter is { } after && after > TimeSpan.Zero ? (TimeSpan?)(after < options.RetryMaxDelay ? after : options.RetryMaxDelay) : null),
+                // Retry-After is honoured up to RetryMaxDelay and at most 300 s as Segment's own client does (Polly
+                // does not cap what a generator returns): an answer asking for an hour must not hold a lane for an hour.
+                DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result.RetryAfter is { } after && after > TimeSpan.Zero ? (TimeSpan?)RetryAfterDelay(after, options) : null),
                 OnRetry = args =>
                 {
                     _metrics.Retries.Add(1);
@@ -115,6 +115,10 @@ public sealed class BatchPublisher : IDisposable
             })
             .Build();
     }
+
+    /// <summary>How long a Retry-After makes a lane wait: as asked, but at most <see cref="PublisherOptions.RetryMaxDelay"/> and <see cref="SegmentBatchClient.MaxRetryAfter"/>.</summary>
+    public static TimeSpan RetryAfterDelay(TimeSpan retryAfter, PublisherOptions options) =>
+        TimeSpan.FromTicks(Math.Min(retryAfter.Ticks, Math.Min(options.RetryMaxDelay.Ticks, SegmentBatchClient.MaxRetryAfter.Ticks)));
 
     /// <summary>Events held in memory.</summary>
     public int Buffered => Volatile.Read(ref _buffered);

@@ -24,10 +24,10 @@ public enum BatchVerdict
 {
     Accepted,
 
-    /// <summary>429, 408, 401/403, 404/405/410, 5xx but 501/505, timeouts and connection errors: send the same batch again later.</summary>
+    /// <summary>Any answer but 2xx and 400 (see <see cref="SegmentBatchClient.IsRetriable"/>), timeouts and connection errors: send the same batch again later.</summary>
     Retry,
 
-    /// <summary>400, 413 and other 4xx (and 501/505): the batch, or an event in it, will never be accepted.</summary>
+    /// <summary>400: the batch holds an event Segment will never accept; splitting isolates it.</summary>
     Rejected,
 }
 
@@ -125,16 +125,19 @@ public sealed class SegmentBatchClient(HttpClient http, ISegmentEndpoints endpoi
     }
 
     /// <summary>
-    /// Whether an answer says nothing about the events themselves, so the same batch is sent again later:
-    /// 429, 408 and 5xx (but 501/505) are passing conditions; 401/403 (write key wrong or revoked) and
-    /// 404/405/410 (no Segment API at the endpoint: a wrong <c>SegmentEndpoint</c>, a proxy) would refuse every
-    /// event of the source alike, so there is nothing to isolate: the events are held and retried (backoff up
-    /// to <c>RetryMaxDelay</c>) until the operator fixes the setting, instead of dead-lettering the whole
-    /// stream; the alert on Segment errors pages for them. Only the rest (400, 413, other 4xx, 501/505) is a
-    /// rejection, which splitting narrows down to the events Segment refuses.
+    /// Whether an answer is about the request as a whole, so the same batch is sent again later instead of
+    /// being split: everything but 400. Segment refuses individual events with 400 (oversize or invalid JSON)
+    /// and nothing else; 408, 410, 429, 460 and 5xx are passing conditions (the set Segment's own client
+    /// retries), and the rest would refuse every event of the source alike: 401/403 (write key wrong or
+    /// revoked), 404/405 (no Segment API at the endpoint: a wrong <c>SegmentEndpoint</c>, a proxy), 413 (a
+    /// proxy's body limit: batches are always within Segment's 500 KB), 501/505/511 and other 4xx (a proxy
+    /// or gateway). Splitting those would multiply requests and dead-letter the whole stream; they are held
+    /// and retried until the operator fixes the cause, and the alert on Segment errors pages for them.
     /// </summary>
-    public static bool IsRetriable(int status) =>
-        status is 429 or 408 or 401 or 403 or 404 or 405 or 410 || (status >= 500 && status != 501 && status != 505);
+    public static bool IsRetriable(int status) => status != 400;
+
+    /// <summary>Segment's own client honours Retry-After up to this long.</summary>
+    public static readonly TimeSpan MaxRetryAfter = TimeSpan.FromSeconds(300);
 
     private static async Task<string> ReadDetailAsync(HttpResponseMessage response, CancellationToken cancel)
     {

@@ -177,25 +177,64 @@ public class PublisherSettlementTests
         using var publisher = Publisher(_ => new HttpResponseMessage(HttpStatusCode.BadRequest), deadLetters: deadLetters);
         Enqueue(0, "cool-person");
 
+        // Every RunOnce inside the try: the fatal error surfaces from whichever call comes after the dead-letter write.
         KafkaException? stopped = null;
-        RunUntil(publisher, () =>
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (stopped is null && DateTime.UtcNow < deadline)
         {
             try
             {
                 publisher.RunOnce(TimeSpan.Zero);
-                return false;
+                Thread.Sleep(2);
             }
             catch (KafkaException e)
             {
                 stopped = e;
-                return true;
             }
-        });
+        }
 
         Assert.NotNull(stopped);
         Assert.True(stopped.Error.IsFatal);
         // Nothing settled: no commit passes the event (a commit at its own offset, 0, may happen), the restart sends it again.
         Assert.DoesNotContain(_commits.SelectMany(c => c), o => o.Offset.Value > 0);
+    }
+
+    [Theory]
+    [InlineData(413)]   // a proxy's body limit: our batches are always within Segment's 500 KB
+    [InlineData(418)]
+    [InlineData(422)]
+    [InlineData(501)]
+    [InlineData(505)]
+    [InlineData(511)]   // a captive portal or proxy asking for authentication
+    public void A_whole_request_answer_is_retried_never_split_and_never_dead_lettered(int status)
+    {
+        // Segment refuses individual events with 400 only; any other answer is about the request as a whole
+        // (endpoint, proxy, auth, limits), so splitting would only multiply requests and dead-letter every event.
+        var answers = 0;
+        var sizes = new List<int>();
+        var deadLetters = Substitute.For<IProducer<byte[]?, byte[]?>>();
+        using var publisher = Publisher(
+            request =>
+            {
+                var body = System.Text.Json.Nodes.JsonNode.Parse(request.Content!.ReadAsStringAsync().GetAwaiter().GetResult())!;
+                lock (sizes)
+                {
+                    sizes.Add(body["batch"]!.AsArray().Count);
+                }
+
+                return new HttpResponseMessage(Interlocked.Increment(ref answers) <= 3 ? (HttpStatusCode)status : HttpStatusCode.OK);
+            },
+            linger: TimeSpan.FromMilliseconds(50),
+            deadLetters: deadLetters);
+        Enqueue(0, "cool-person");
+        Enqueue(1, "cool-person");
+        Enqueue(2, "cool-person");
+
+        RunUntil(publisher, () => _commits.Any(c => c.Any(o => o.Offset.Value == 3)));
+
+        Assert.Equal([3, 3, 3, 3], sizes);
+        Assert.Empty(deadLetters.ReceivedCalls());
+        Assert.Equal(0, publisher.Buffered);
     }
 
     [Fact]
