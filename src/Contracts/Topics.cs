@@ -15,6 +15,9 @@ public static class Topics
     /// <summary>Track events that Segment refused permanently, with Segment's answer in headers.</summary>
     public const string SegmentDeadLetter = "cio.segment.dlq";
 
+    /// <summary>Track events of a source Segment refused or ignored for a while, parked by the publisher until it takes them again; partitioned like <see cref="SegmentTrack"/>.</summary>
+    public const string SegmentHeld = "cio.segment.held";
+
     /// <summary>Compacted changelog of the transformer's dedup state (same partition number as the input).</summary>
     public const string DedupChangelog = "cio.processor.dedup-changelog";
 
@@ -28,6 +31,7 @@ public static class Topics
         new(RawWebhooks, PartitionedLikeRaw: true),
         new(DedupChangelog, PartitionedLikeRaw: true),
         new(SegmentTrack, PartitionedLikeRaw: true),
+        new(SegmentHeld, PartitionedLikeRaw: true),
         new(WebhooksDeadLetter, PartitionedLikeRaw: false),
         new(SegmentDeadLetter, PartitionedLikeRaw: false),
     ];

@@ -8,7 +8,7 @@ set -euo pipefail
 
 BOOTSTRAP="${BOOTSTRAP_SERVERS:-kafka:19092}"
 TOPICS_CMD=/opt/kafka/bin/kafka-topics.sh
-PARTITIONS="${CIO_PARTITIONS:-12}"   # cio.webhooks.raw, the dedup changelog and cio.segment.track
+PARTITIONS="${CIO_PARTITIONS:-12}"   # cio.webhooks.raw, the dedup changelog, cio.segment.track and cio.segment.held
 DLQ_PARTITIONS="${CIO_DLQ_PARTITIONS:-3}"
 DAY_MS=86400000
 
@@ -48,6 +48,10 @@ create cio.webhooks.raw "$PARTITIONS" --config retention.ms=$((7 * DAY_MS))
 create cio.processor.dedup-changelog "$PARTITIONS" --config cleanup.policy=compact,delete --config retention.ms=$((35 * DAY_MS))
 # Ready-to-send Avro track events (broker default retention, 7 days).
 create cio.segment.track "$PARTITIONS"
+# Track events of a source Segment refused or ignored for a while, parked until it takes them again: as many
+# partitions as cio.segment.track (a person's held events are in the partition of the same number), and 14
+# days, time to fix a revoked write key or a wrong endpoint.
+create cio.segment.held "$PARTITIONS" --config retention.ms=$((14 * DAY_MS))
 # Dead letters: 30 days to look at them and replay.
 create cio.webhooks.dlq "$DLQ_PARTITIONS" --config retention.ms=$((30 * DAY_MS))
 create cio.segment.dlq "$DLQ_PARTITIONS" --config retention.ms=$((30 * DAY_MS))

@@ -41,9 +41,14 @@ public sealed class BatchPublisher : IDisposable
     private readonly SourceCatalog _sources;
     private readonly PublisherOptions _options;
     private readonly ILogger _logger;
-    private readonly Dictionary<(string Source, int Lane), Lane> _lanes = [];
+    private readonly Dictionary<(string Source, int Lane, bool Held), Lane> _lanes = [];
+    private readonly Dictionary<string, SourceDelivery> _deliveries = [];
+    private readonly HeldEvents? _held;
+    private readonly HashSet<TopicPartition> _heldPaused = [];
+    private int _heldBuffered;
+    private long _heldBufferedBytes;
     private readonly Dictionary<string, RateGate> _rates = [];
-    private readonly ConcurrentQueue<(Lane Lane, IReadOnlyList<PendingEvent> Settled, IReadOnlyList<PendingEvent> Unsent)> _completions = new();
+    private readonly ConcurrentQueue<Completion> _completions = new();
     private readonly PartitionProgress _progress = new();
     private readonly TimeProvider _time;
     private readonly Func<Func<Task>, Task> _start;
@@ -74,8 +79,10 @@ public sealed class BatchPublisher : IDisposable
         TimeProvider? time = null,
         Func<double>? jitter = null,
         Func<Func<Task>, Task>? start = null,
-        PublisherHealth? health = null)
+        PublisherHealth? health = null,
+        HeldEvents? held = null)
     {
+        _held = held;
         _consumer = consumer;
         _time = time ?? TimeProvider.System;
         _start = start ?? Task.Run;
@@ -93,6 +100,9 @@ public sealed class BatchPublisher : IDisposable
         meter.CreateObservableGauge("cio.publisher.stalled", () => _health.Last?.Stalled.TotalSeconds ?? 0, "s", "Longest time a lane holding events has gone without delivering or dead-lettering any (0 when every lane delivers).");
         meter.CreateObservableGauge("cio.publisher.lanes_hung", () => _health.Last?.Hung ?? 0, "{lane}", "Lanes with a request in flight and no attempt for longer than any retry waits (the liveness check fails).");
         meter.CreateObservableGauge("cio.publisher.buffered_bytes", () => Interlocked.Read(ref _bufferedBytes), "By", "Bytes of track JSON held in memory (batching, waiting or in flight).");
+        meter.CreateObservableGauge("cio.publisher.source.holding", ObserveHolding, "{source}", "1 while a source's events are parked in the held topic (Segment has refused its requests for HoldAfter, or it is over its memory budget), by source.");
+        meter.CreateObservableGauge("cio.publisher.source.buffered_bytes", ObserveSourceBytes, "By", "Bytes of track JSON a source holds in memory on the sink path, by source.");
+        meter.CreateObservableGauge("cio.publisher.held", ObserveHeld, "{event}", "Events of a source in the held topic not yet delivered (of the partitions this publisher owns), by source.");
         _retry = new ResiliencePipelineBuilder<BatchResponse> { TimeProvider = _time }
             .AddRetry(new RetryStrategyOptions<BatchResponse>
             {
@@ -179,7 +189,9 @@ public sealed class BatchPublisher : IDisposable
             Accept(record);
         }
 
+        ConsumeHeld();
         Settle();
+        UpdateSources();
         Dispatch(force: false);
         Backpressure();
         if (_time.GetElapsedTime(_lastCommit) >= _options.CommitInterval)
@@ -190,8 +202,109 @@ public sealed class BatchPublisher : IDisposable
         if (_time.GetElapsedTime(_lastHealth) >= TimeSpan.FromSeconds(1))
         {
             ReportHealth();
+            _held?.CheckCatchUp();
         }
     }
+
+    /// <summary>Reads what the held topic has for the sources that can take it, into the held lanes.</summary>
+    private void ConsumeHeld()
+    {
+        if (_held is null)
+        {
+            return;
+        }
+
+        for (var i = 0; i < 500; i++)
+        {
+            ConsumeResult<byte[]?, SegmentTrackRecordView>? record;
+            try
+            {
+                record = _held.Consumer.Consume(TimeSpan.Zero);
+            }
+            catch (ConsumeException e) when (e.Error.Code is ErrorCode.Local_ValueDeserialization && IsRegistryUnavailable(e.InnerException))
+            {
+                var tp = e.ConsumerRecord.TopicPartition;
+                _held.Consumer.Seek(e.ConsumerRecord.TopicPartitionOffset);
+                _held.Consumer.Pause([tp]);
+                _registryWait[tp] = TimestampAfter(_registryBackoff);
+                _metrics.RegistryErrors.Add(1);
+                return;
+            }
+            catch (ConsumeException e) when (e.Error.Code is ErrorCode.Local_ValueDeserialization or ErrorCode.Local_KeyDeserialization)
+            {
+                var raw = e.ConsumerRecord;
+                _held.Unreadable(raw.TopicPartitionOffset);
+                var unreadable = new PendingEvent(raw.TopicPartitionOffset, "", "", raw.Message.Key, raw.Message.Value ?? [], raw.Message.Headers ?? []);
+                Hold(unreadable);
+                DeadLetter([unreadable], DeadLetterReasons.InvalidSinkRecord, e.Error.Reason, lane: null);
+                continue;
+            }
+
+            if (record is not { IsPartitionEOF: false, Message: not null })
+            {
+                return;
+            }
+
+            var view = record.Message.Value;
+            var pending = new PendingEvent(record.TopicPartitionOffset, view.SourceId, view.MessageId, record.Message.Key, view.TrackJson, record.Message.Headers, view.ReceivedAtMs, view.PersonKey, view.Event);
+            MessagingTelemetry.Consumed(record.Topic, _options.HeldGroupId);
+            _held.Read(view.SourceId, record.TopicPartitionOffset);
+            Hold(pending);
+            if (!_sources.TryGetIncludingRemoved(view.SourceId, out _))
+            {
+                DeadLetter([pending], DeadLetterReasons.UnknownSource, "No source is configured under the record's source id.", lane: null);
+                continue;
+            }
+
+            Enqueue(pending, held: true);
+        }
+    }
+
+    /// <summary>Moves each source between delivering and holding (<see cref="SourceDelivery"/>), and logs it.</summary>
+    private void UpdateSources()
+    {
+        if (_held is null)
+        {
+            return;
+        }
+
+        foreach (var delivery in _deliveries.Values)
+        {
+            switch (delivery.Update(_options.HoldAfter, _options.MaxBufferedBytesPerSource))
+            {
+                case SourceMode.Holding:
+                    _logger.LogWarning(
+                        "Source {Source}: Segment has refused its requests for {HoldAfter} or it holds {Bytes} bytes; its events are parked in {Topic} and delivered from there once Segment takes them again. Other sources are not affected.",
+                        delivery.Source, _options.HoldAfter, delivery.BufferedBytes, _held.Topic);
+                    break;
+                case SourceMode.Delivering:
+                    _logger.LogInformation("Source {Source}: Segment takes its requests again; its held events are delivered first, then it is sent from {Topic} again.", delivery.Source, _options.InputTopic);
+                    break;
+            }
+        }
+    }
+
+    private SourceDelivery Delivery(string source)
+    {
+        if (!_deliveries.TryGetValue(source, out var delivery))
+        {
+            delivery = new SourceDelivery(source, _time);
+            _deliveries[source] = delivery;
+        }
+
+        return delivery;
+    }
+
+    private volatile IReadOnlyList<(string Source, bool Holding, long Bytes, int Held)> _sourceSnapshot = [];
+
+    private IEnumerable<Measurement<int>> ObserveHolding() =>
+        _sourceSnapshot.Select(s => new Measurement<int>(s.Holding ? 1 : 0, new KeyValuePair<string, object?>("source", s.Source)));
+
+    private IEnumerable<Measurement<long>> ObserveSourceBytes() =>
+        _sourceSnapshot.Select(s => new Measurement<long>(s.Bytes, new KeyValuePair<string, object?>("source", s.Source)));
+
+    private IEnumerable<Measurement<int>> ObserveHeld() =>
+        _sourceSnapshot.Select(s => new Measurement<int>(s.Held, new KeyValuePair<string, object?>("source", s.Source)));
 
     /// <summary>The lane that has held events longest without settling any, and hung lanes, for health and metrics.</summary>
     private void ReportHealth()
@@ -222,6 +335,25 @@ public sealed class BatchPublisher : IDisposable
         }
 
         _health.Report(stalled, stalledSource, hung, hungSource);
+        var held = _held?.OutstandingBySource().ToDictionary(h => h.Source, h => h.Events) ?? [];
+        _sourceSnapshot = _deliveries.Values
+            .Select(d => (d.Source, d.Mode == SourceMode.Holding, d.BufferedBytes, held.GetValueOrDefault(d.Source)))
+            .ToList();
+    }
+
+    /// <summary>Sink partitions were assigned: the held partitions of the same numbers come with them.</summary>
+    public void OnAssigned(IReadOnlyCollection<TopicPartition> partitions)
+    {
+        try
+        {
+            _held?.Assign(partitions);
+        }
+        catch (KafkaException e)
+        {
+            // Without its held partitions a source that starts holding keeps its events in memory until
+            // parking works (never lost); sources that deliver are not affected.
+            _logger.LogError(e, "Assigning the held partitions of {Partitions} failed ({Code}); does the topic {Topic} exist with as many partitions as {Sink}?", string.Join(", ", partitions), e.Error.Code, _held!.Topic, _options.InputTopic);
+        }
     }
 
     /// <summary>Partitions are being revoked (still ours): commit what is settled, then let go of them.</summary>
@@ -229,7 +361,7 @@ public sealed class BatchPublisher : IDisposable
     {
         Settle();
         CommitSettled();
-        Release(partitions.Select(p => p.TopicPartition).ToHashSet());
+        Release(partitions.Select(p => p.TopicPartition).ToHashSet(), commit: true);
     }
 
     /// <summary>
@@ -239,14 +371,33 @@ public sealed class BatchPublisher : IDisposable
     public void OnLost(IReadOnlyCollection<TopicPartitionOffset> partitions)
     {
         Settle();
-        Release(partitions.Select(p => p.TopicPartition).ToHashSet());
+        Release(partitions.Select(p => p.TopicPartition).ToHashSet(), commit: false);
     }
 
-    private void Release(HashSet<TopicPartition> released)
+    private void Release(HashSet<TopicPartition> released, bool commit)
     {
         foreach (var tp in released)
         {
             _progress.Forget(tp);
+        }
+
+        if (_held is not null)
+        {
+            try
+            {
+                _held.Release(released, commit);
+            }
+            catch (KafkaException e)
+            {
+                _logger.LogWarning(e, "Committing the held offsets of revoked partitions failed ({Code}); the next owner delivers those held events again.", e.Error.Code);
+            }
+
+            // The held partitions of the same numbers go with them.
+            foreach (var tp in released.ToList())
+            {
+                released.Add(new TopicPartition(_held.Topic, tp.Partition));
+                _heldPaused.Remove(new TopicPartition(_held.Topic, tp.Partition));
+            }
         }
 
         foreach (var lane in _lanes.Values)
@@ -281,13 +432,41 @@ public sealed class BatchPublisher : IDisposable
     {
         Interlocked.Increment(ref _buffered);
         Interlocked.Add(ref _bufferedBytes, e.TrackJson.Length);
+        if (IsHeld(e))
+        {
+            _heldBuffered++;
+            _heldBufferedBytes += e.TrackJson.Length;
+        }
+        else if (e.SourceId.Length > 0)
+        {
+            var delivery = Delivery(e.SourceId);
+            delivery.Buffered++;
+            delivery.BufferedBytes += e.TrackJson.Length;
+        }
     }
 
     private void Unhold(IReadOnlyCollection<PendingEvent> events)
     {
         Interlocked.Add(ref _buffered, -events.Count);
         Interlocked.Add(ref _bufferedBytes, -events.Sum(e => (long)e.TrackJson.Length));
+        foreach (var e in events)
+        {
+            if (IsHeld(e))
+            {
+                _heldBuffered--;
+                _heldBufferedBytes -= e.TrackJson.Length;
+            }
+            else if (e.SourceId.Length > 0)
+            {
+                var delivery = Delivery(e.SourceId);
+                delivery.Buffered--;
+                delivery.BufferedBytes -= e.TrackJson.Length;
+            }
+        }
     }
+
+    /// <summary>An event read from the held topic (not from the sink topic).</summary>
+    private bool IsHeld(PendingEvent e) => _held is not null && e.Origin.Topic == _held.Topic;
 
     /// <summary>Sends what is buffered, waits for in-flight requests up to <paramref name="grace"/>, commits what was delivered.</summary>
     public void Shutdown(TimeSpan grace)
@@ -312,6 +491,7 @@ public sealed class BatchPublisher : IDisposable
         Settle();
         CommitSettled();
         _consumer.Close();
+        _held?.Consumer.Close();
     }
 
     public void Dispose() => _abandon.Dispose();
@@ -319,7 +499,7 @@ public sealed class BatchPublisher : IDisposable
     private void Accept(ConsumeResult<byte[]?, SegmentTrackRecordView> record)
     {
         var view = record.Message.Value;
-        var pending = new PendingEvent(record.TopicPartitionOffset, view.SourceId, view.MessageId, record.Message.Key, view.TrackJson, record.Message.Headers, view.ReceivedAtMs);
+        var pending = new PendingEvent(record.TopicPartitionOffset, view.SourceId, view.MessageId, record.Message.Key, view.TrackJson, record.Message.Headers, view.ReceivedAtMs, view.PersonKey, view.Event);
         MessagingTelemetry.Consumed(record.Topic, _options.GroupId);
         _progress.Consumed(record.TopicPartitionOffset);
         Hold(pending);
@@ -329,14 +509,23 @@ public sealed class BatchPublisher : IDisposable
             return;
         }
 
-        var laneIndex = record.Message.Key is { } key ? (int)(XxHash3.HashToUInt64(key) % (ulong)_options.MaxInFlightPerSource) : 0;
-        if (!_lanes.TryGetValue((view.SourceId, laneIndex), out var lane))
+        Enqueue(pending, held: false);
+    }
+
+    /// <summary>
+    /// Into the lane of its source and person: sink-path lanes and held-path lanes are apart, so events
+    /// read back from the held topic never wait behind (or hold up) the sink path's.
+    /// </summary>
+    private void Enqueue(PendingEvent pending, bool held)
+    {
+        var laneIndex = pending.Key is { } key ? (int)(XxHash3.HashToUInt64(key) % (ulong)_options.MaxInFlightPerSource) : 0;
+        if (!_lanes.TryGetValue((pending.SourceId, laneIndex, held), out var lane))
         {
-            lane = new Lane(view.SourceId);
-            _lanes[(view.SourceId, laneIndex)] = lane;
+            lane = new Lane(pending.SourceId) { HeldPath = held, Delivery = Delivery(pending.SourceId) };
+            _lanes[(pending.SourceId, laneIndex, held)] = lane;
         }
 
-        var size = view.TrackJson.Length + 1;
+        var size = pending.TrackJson.Length + 1;
         if (lane.Open.Count > 0 && (lane.Open.Count + 1 > _options.MaxBatchEvents || SegmentBatchClient.EnvelopeBytes(0) + lane.OpenBytes + size > _options.MaxBatchBytes))
         {
             lane.Close();
@@ -367,7 +556,16 @@ public sealed class BatchPublisher : IDisposable
 
             // A batch whose sending failed goes first (after its pause), so each person's events keep their order.
             var retry = lane.Retry is { Count: > 0 };
-            if (lane.InFlight || (retry ? _time.GetTimestamp() < lane.RetryAfter : lane.Ready.Count == 0) || !Rate(lane.Source).TryTake())
+            if (lane.InFlight || (retry ? _time.GetTimestamp() < lane.RetryAfter : lane.Ready.Count == 0))
+            {
+                continue;
+            }
+
+            // A holding source's events, and those of persons with held events, queue in the held topic (no request).
+            var next = retry ? lane.Retry! : lane.Ready.Peek();
+            var park = _held is not null && !lane.HeldPath
+                && (Delivery(lane.Source).Mode == SourceMode.Holding || next.Any(e => _held.MustPark(e.SourceId, e.Origin.Partition.Value)));
+            if (!park && !Rate(lane.Source).TryTake())
             {
                 continue;
             }
@@ -389,9 +587,40 @@ public sealed class BatchPublisher : IDisposable
             }
 
             lane.InFlight = true;
+            lane.Requests = lane.Delivery?.Requests ?? CancellationToken.None;
             Volatile.Write(ref lane.LastAttempt, _time.GetTimestamp());
             _inFlight.RemoveAll(t => t.IsCompleted);
-            _inFlight.Add(_start(() => SendAsync(lane, batch)));
+            _inFlight.Add(park ? _start(() => ParkAsync(lane, batch)) : _start(() => SendAsync(lane, batch)));
+        }
+    }
+
+    /// <summary>Writes a lane's batch to the held topic, in order; what the broker acknowledged is settled for the sink topic.</summary>
+    private async Task ParkAsync(Lane lane, List<PendingEvent> batch)
+    {
+        var parked = new List<PendingEvent>();
+        var pause = false;
+        try
+        {
+            parked = await _held!.ParkAsync(batch, _abandon.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Shutdown: what was not acknowledged is read again from the sink topic.
+        }
+        catch (ProduceException<byte[]?, byte[]> e) when (e.Error.IsFatal)
+        {
+            _fatal ??= new KafkaException(e.Error, e);
+        }
+        catch (Exception e) when (e is KafkaException or HttpRequestException or TimeoutException or AggregateException)
+        {
+            // The broker or the registry did not take it: a temporary fault, never a dead letter. Again after a pause.
+            pause = true;
+            _logger.LogWarning(e, "Parking {Count} events of source {Source} in {Topic} failed; trying again after a pause.", batch.Count, lane.Source, _held!.Topic);
+        }
+        finally
+        {
+            var rest = pause ? batch.Skip(parked.Count).ToList() : [];
+            _completions.Enqueue(new Completion(lane, parked, rest, pause ? CompletionKind.Failed : CompletionKind.Done, Parked: true));
         }
     }
 
@@ -419,10 +648,15 @@ public sealed class BatchPublisher : IDisposable
 
             await SendSplittingAsync(lane, source, batch, settled).ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (_abandon.IsCancellationRequested)
         {
             // Abandoned at shutdown: the unsettled events are not committed and will be sent again.
             error = "abandoned";
+        }
+        catch (OperationCanceledException)
+        {
+            // The source started holding: the rest of the batch is parked, first in its lane.
+            error = "held";
         }
         catch (Exception e)
         {
@@ -437,21 +671,28 @@ public sealed class BatchPublisher : IDisposable
 
             // An unexpected failure must neither lose the rest of the batch nor freeze its partitions' commits.
             var unsent = error is null or "abandoned" ? [] : batch.Except(settled).ToList();
-            _completions.Enqueue((lane, settled, unsent));
+            _completions.Enqueue(new Completion(lane, settled, unsent, error == "held" ? CompletionKind.Held : unsent.Count > 0 ? CompletionKind.Failed : CompletionKind.Done, Parked: false));
         }
     }
 
     private async Task SendSplittingAsync(Lane lane, SourceSettings source, List<PendingEvent> batch, List<PendingEvent> settled)
     {
+        // A sink-path request stops retrying when its source starts holding; a held-path one retries until shutdown.
+        var delivery = lane.Delivery!;
+        using var requests = lane.HeldPath || _held is null
+            ? CancellationTokenSource.CreateLinkedTokenSource(_abandon.Token)
+            : CancellationTokenSource.CreateLinkedTokenSource(_abandon.Token, lane.Requests);
         // Each attempt of this batch tells Segment how many came before it (X-Retry-Count); split halves are new batches.
         var retry = 0;
         var response = await _retry.ExecuteAsync(
             async token =>
             {
                 Volatile.Write(ref lane.LastAttempt, _time.GetTimestamp());
-                return await _client.SendAsync(source, batch, retry++, _options.RequestTimeout, token).ConfigureAwait(false);
+                var answer = await _client.SendAsync(source, batch, retry++, _options.RequestTimeout, token).ConfigureAwait(false);
+                delivery.Answered(wholeRequestFailure: answer.Verdict == BatchVerdict.Retry);
+                return answer;
             },
-            _abandon.Token).ConfigureAwait(false);
+            requests.Token).ConfigureAwait(false);
         _metrics.Batches.Add(1, new KeyValuePair<string, object?>("http.response.status_code", response.Status));
         if (response.Verdict == BatchVerdict.Accepted)
         {
@@ -492,7 +733,7 @@ public sealed class BatchPublisher : IDisposable
                 await DeadLetterAsync(e, reason, detail, lane).ConfigureAwait(false);
             }
 
-            _completions.Enqueue((lane ?? new Lane(""), events, []));
+            _completions.Enqueue(new Completion(lane ?? new Lane(""), events, [], CompletionKind.Done, Parked: false));
         });
     }
 
@@ -534,29 +775,50 @@ public sealed class BatchPublisher : IDisposable
     {
         while (_completions.TryDequeue(out var completion))
         {
-            completion.Lane.InFlight = false;
+            var lane = completion.Lane;
+            lane.InFlight = false;
             foreach (var e in completion.Settled)
             {
-                _progress.Settled(e.Origin);
+                if (IsHeld(e))
+                {
+                    _held!.Settled(e);
+                }
+                else
+                {
+                    _progress.Settled(e.Origin);
+                }
             }
 
             Unhold(completion.Settled);
+            if (completion.Parked && completion.Settled.Count > 0)
+            {
+                lane.Delivery!.Parked += completion.Settled.Count;
+                _metrics.Parked.Add(completion.Settled.Count, new KeyValuePair<string, object?>("source", lane.Source));
+            }
+
             if (completion.Unsent.Count > 0)
             {
-                var lane = completion.Lane;
-                lane.Failures++;
                 lane.Retry = [.. completion.Unsent];
-                var pause = TimeSpan.FromTicks(Math.Min(_options.RetryBaseDelay.Ticks << Math.Min(lane.Failures - 1, 20), _options.RetryMaxDelay.Ticks));
-                lane.RetryAfter = TimestampAfter(pause);
+                if (completion.Kind == CompletionKind.Held)
+                {
+                    // Parked next, at once and first in the lane: the person's order holds.
+                    lane.RetryAfter = _time.GetTimestamp();
+                }
+                else
+                {
+                    lane.Failures++;
+                    var pause = TimeSpan.FromTicks(Math.Min(_options.RetryBaseDelay.Ticks << Math.Min(lane.Failures - 1, 20), _options.RetryMaxDelay.Ticks));
+                    lane.RetryAfter = TimestampAfter(pause);
+                }
             }
             else if (completion.Settled.Count > 0)
             {
-                completion.Lane.Failures = 0;
+                lane.Failures = 0;
             }
 
             if (completion.Settled.Count > 0)
             {
-                completion.Lane.HoldingSince = _time.GetTimestamp();
+                lane.HoldingSince = _time.GetTimestamp();
             }
         }
     }
@@ -564,6 +826,7 @@ public sealed class BatchPublisher : IDisposable
     private void CommitSettled()
     {
         _lastCommit = _time.GetTimestamp();
+        CommitHeld();
         var offsets = _progress.Committable();
         if (offsets.Count == 0)
         {
@@ -578,6 +841,18 @@ public sealed class BatchPublisher : IDisposable
         catch (KafkaException e)
         {
             _logger.LogWarning(e, "Offset commit failed ({Code}); it is retried with the next commit.", e.Error.Code);
+        }
+    }
+
+    private void CommitHeld()
+    {
+        try
+        {
+            _held?.Commit();
+        }
+        catch (KafkaException e)
+        {
+            _logger.LogWarning(e, "Held offset commit failed ({Code}); it is retried with the next commit.", e.Error.Code);
         }
     }
 
@@ -625,6 +900,12 @@ public sealed class BatchPublisher : IDisposable
         {
             _consumer.Resume(resume);
         }
+
+        var resumeHeld = _held is null ? [] : due.Where(tp => !_heldPaused.Contains(tp) && _held.Consumer.Assignment.Contains(tp)).ToList();
+        if (resumeHeld.Count > 0)
+        {
+            _held!.Consumer.Resume(resumeHeld);
+        }
     }
 
     /// <summary>
@@ -633,8 +914,11 @@ public sealed class BatchPublisher : IDisposable
     /// </summary>
     private void Backpressure()
     {
-        var buffered = Volatile.Read(ref _buffered);
-        var bytes = Interlocked.Read(ref _bufferedBytes);
+        BackpressureHeld();
+
+        // The sink path only: what the held path holds (a source Segment still refuses) never pauses other sources.
+        var buffered = Volatile.Read(ref _buffered) - _heldBuffered;
+        var bytes = Interlocked.Read(ref _bufferedBytes) - _heldBufferedBytes;
         if (!_paused && (buffered >= _options.MaxBufferedEvents || bytes >= _options.MaxBufferedBytes))
         {
             _paused = true;
@@ -666,6 +950,41 @@ public sealed class BatchPublisher : IDisposable
         }
     }
 
+    /// <summary>
+    /// The held path reads no more than <see cref="PublisherOptions.MaxBufferedBytesPerSource"/> (or half of
+    /// <see cref="PublisherOptions.MaxBufferedEvents"/>) ahead of what Segment took: over it, the held
+    /// partitions are paused until back under half.
+    /// </summary>
+    private void BackpressureHeld()
+    {
+        if (_held is null)
+        {
+            return;
+        }
+
+        var over = _heldBufferedBytes >= _options.MaxBufferedBytesPerSource || _heldBuffered >= _options.MaxBufferedEvents / 2;
+        var under = _heldBufferedBytes < _options.MaxBufferedBytesPerSource / 2 && _heldBuffered < _options.MaxBufferedEvents / 4;
+        if (over)
+        {
+            var pause = _held.Consumer.Assignment.Where(tp => !_heldPaused.Contains(tp)).ToList();
+            if (pause.Count > 0)
+            {
+                _held.Consumer.Pause(pause);
+                _heldPaused.UnionWith(pause);
+                _logger.LogWarning("The held path holds {Buffered} events ({Bytes} bytes) Segment has not taken yet; reading the held topic pauses until it takes them.", _heldBuffered, _heldBufferedBytes);
+            }
+        }
+        else if (under && _heldPaused.Count > 0)
+        {
+            var resume = _heldPaused.Where(tp => !_registryWait.ContainsKey(tp) && _held.Consumer.Assignment.Contains(tp)).ToList();
+            _heldPaused.Clear();
+            if (resume.Count > 0)
+            {
+                _held.Consumer.Resume(resume);
+            }
+        }
+    }
+
     private RateGate Rate(string source)
     {
         if (!_rates.TryGetValue(source, out var gate))
@@ -676,4 +995,19 @@ public sealed class BatchPublisher : IDisposable
 
         return gate;
     }
+
+    private enum CompletionKind
+    {
+        /// <summary>Every event settled (delivered, dead-lettered or parked), or abandoned at shutdown.</summary>
+        Done,
+
+        /// <summary>Sending or parking failed unexpectedly: the rest goes again after a pause.</summary>
+        Failed,
+
+        /// <summary>The source started holding while the batch was retried: the rest is parked next.</summary>
+        Held,
+    }
+
+    /// <summary>What a lane's task did with a batch, applied by the loop.</summary>
+    private sealed record Completion(Lane Lane, IReadOnlyList<PendingEvent> Settled, IReadOnlyList<PendingEvent> Unsent, CompletionKind Kind, bool Parked);
 }

@@ -9,6 +9,15 @@ internal sealed class Lane(string source)
 {
     public string Source { get; } = source;
 
+    /// <summary>A lane of events read back from the held topic (they are never parked again).</summary>
+    public bool HeldPath { get; init; }
+
+    /// <summary>Its source's delivery state (null for the placeholder lane of dead letters without one).</summary>
+    public SourceDelivery? Delivery { get; init; }
+
+    /// <summary>The source's request token when the batch in flight was dispatched: cancelled when the source starts holding.</summary>
+    public CancellationToken Requests { get; set; }
+
     public List<PendingEvent> Open { get; } = [];
 
     public int OpenBytes { get; set; }

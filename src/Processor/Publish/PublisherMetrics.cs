@@ -15,6 +15,7 @@ internal sealed class PublisherMetrics
         SendFailures.Add(0);
         RegistryErrors = meter.CreateCounter<long>("cio.publisher.registry_errors", "{record}", "Sink records that could not be read because the Schema Registry did not answer; read again after a pause, never dead-lettered.");
         RegistryErrors.Add(0);
+        Parked = meter.CreateCounter<long>("cio.publisher.parked", "{event}", "Events parked in the held topic because their source was holding (or their person had held events), by source.");
 
         // Series the alerts watch start at 0, so that their first increment after a start counts in increase().
         Retries.Add(0);
@@ -58,6 +59,9 @@ internal sealed class PublisherMetrics
     public Counter<long> SendFailures { get; }
 
     public Counter<long> RegistryErrors { get; }
+
+    /// <summary>Events parked in the held topic, by source.</summary>
+    public Counter<long> Parked { get; }
 
     public Histogram<double> Fill { get; }
 

@@ -25,6 +25,22 @@ public sealed class PublisherOptions
     [Required]
     public string GroupId { get; set; } = "cio-publisher";
 
+    /// <summary>Where a holding source's events are parked (partitioned like the sink topic, at least as many partitions).</summary>
+    [Required]
+    public string HeldTopic { get; set; } = Topics.SegmentHeld;
+
+    /// <summary>The group under which held offsets are committed (its partitions are assigned by the publisher, never by the group).</summary>
+    [Required]
+    public string HeldGroupId { get; set; } = "cio-publisher-held";
+
+    /// <summary>Park a source's events once Segment has refused or ignored its requests this long without a success in between.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan HoldAfter { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Bytes of track JSON one source may hold in memory on the sink path before its events are parked (hysteresis: back under half).</summary>
+    [Range(1L << 16, 16L << 30)]
+    public long MaxBufferedBytesPerSource { get; set; } = 64L << 20;
+
     /// <summary>Request body limit, including the envelope; at most Segment's 500 KB.</summary>
     [Range(1024, SegmentMaxBatchBytes)]
     public int MaxBatchBytes { get; set; } = SegmentMaxBatchBytes;

@@ -10,8 +10,9 @@ namespace CioSegment.Processor.Publish;
 
 /// <summary>
 /// The publisher as a hosted service: a consumer in group <see cref="PublisherOptions.GroupId"/> on the
-/// sink topic (read_committed, cooperative-sticky, manual commits) driven by <see cref="BatchPublisher"/>
-/// on a thread of its own.
+/// sink topic (read_committed, cooperative-sticky, manual commits) and a consumer of the held topic under
+/// <see cref="PublisherOptions.HeldGroupId"/> that follows its assignment (<see cref="HeldEvents"/>), driven
+/// by <see cref="BatchPublisher"/> on a thread of its own.
 /// </summary>
 public sealed class PublisherService(
     IOptions<PublisherOptions> options,
@@ -45,6 +46,7 @@ public sealed class PublisherService(
                 PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
             })
                 .SetValueDeserializer(new SegmentTrackRecordViewDeserializer(registryClient))
+                .SetPartitionsAssignedHandler((_, partitions) => publisher!.OnAssigned(partitions))
                 .SetPartitionsRevokedHandler((_, partitions) => publisher!.OnRevoked(partitions))
                 .SetPartitionsLostHandler((_, partitions) => publisher!.OnLost(partitions))
                 .Build();
@@ -54,8 +56,24 @@ public sealed class PublisherService(
                 Acks = Acks.All,
                 EnableIdempotence = true,
             }).Build();
+            using var heldConsumer = kafka.Consumer<byte[]?, SegmentTrackRecordView>("cio-publisher-held", new ConsumerConfig
+            {
+                GroupId = o.HeldGroupId,
+                EnableAutoCommit = false,
+                AutoOffsetReset = AutoOffsetReset.Earliest,
+                IsolationLevel = IsolationLevel.ReadCommitted,
+            })
+                .SetValueDeserializer(new SegmentTrackRecordViewDeserializer(registryClient))
+                .Build();
+            using var heldProducer = kafka.Producer<byte[]?, byte[]>("cio-publisher-held", new ProducerConfig
+            {
+                MessageMaxBytes = KafkaLimits.MaxRecordBytes,
+                Acks = Acks.All,
+                EnableIdempotence = true,
+            }).Build();
+            var held = new HeldEvents(heldConsumer, heldProducer, new SegmentTrackRecordSerializer(registryClient), o.HeldTopic, o.RequestTimeout);
             var client = new SegmentBatchClient(httpClients.CreateClient(SegmentBatchClient.ClientName), endpoints, time);
-            using (publisher = new BatchPublisher(consumer, deadLetters, client, sources, o, ProcessorTelemetry.Meter, logger, time, health: health))
+            using (publisher = new BatchPublisher(consumer, deadLetters, client, sources, o, ProcessorTelemetry.Meter, logger, time, health: health, held: held))
             {
                 consumer.Subscribe(o.InputTopic);
                 logger.LogInformation("Publisher consuming {Input} in group {Group}; batches of up to {Events} events / {Bytes} bytes, linger {Linger}.", o.InputTopic, o.GroupId, o.MaxBatchEvents, o.MaxBatchBytes, o.Linger);
@@ -64,6 +82,7 @@ public sealed class PublisherService(
             }
 
             deadLetters.Flush(TimeSpan.FromSeconds(10));
+            heldProducer.Flush(TimeSpan.FromSeconds(10));
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
