@@ -37,6 +37,7 @@ internal sealed class PublisherHarness : IAsyncDisposable
         _serializer = new SegmentTrackRecordSerializer(_registryClient);
         Sink = kafka.UniqueName("sink");
         Dlq = kafka.UniqueName("segment-dlq");
+        Held = kafka.UniqueName("segment-held");
         Group = kafka.UniqueName("publisher");
         _producer = new ProducerBuilder<byte[]?, byte[]>(new ProducerConfig { BootstrapServers = kafka.BootstrapServers, Acks = Acks.All, EnableIdempotence = true }).Build();
     }
@@ -47,6 +48,8 @@ internal sealed class PublisherHarness : IAsyncDisposable
 
     public string Dlq { get; }
 
+    public string Held { get; }
+
     public string Group { get; }
 
     public static async Task<PublisherHarness> CreateAsync(KafkaFixture kafka)
@@ -54,6 +57,7 @@ internal sealed class PublisherHarness : IAsyncDisposable
         var harness = new PublisherHarness(kafka, await DevSchemaRegistryServer.StartAsync(), await SegmentStandIn.StartAsync(new() { KeepRequests = true }));
         await kafka.CreateTopicAsync(harness.Sink, Partitions);
         await kafka.CreateTopicAsync(harness.Dlq, 1);
+        await kafka.CreateTopicAsync(harness.Held, Partitions);
         return harness;
     }
 
@@ -70,6 +74,8 @@ internal sealed class PublisherHarness : IAsyncDisposable
             ["CioSegment:Publisher:InputTopic"] = Sink,
             ["CioSegment:Publisher:DeadLetterTopic"] = Dlq,
             ["CioSegment:Publisher:GroupId"] = Group,
+            ["CioSegment:Publisher:HeldTopic"] = Held,
+            ["CioSegment:Publisher:HeldGroupId"] = Group + "-held",
             ["CioSegment:Publisher:Linger"] = "00:00:00.050",
             ["CioSegment:Publisher:RetryBaseDelay"] = "00:00:00.050",
             ["CioSegment:Publisher:RetryMaxDelay"] = "00:00:00.500",

@@ -133,6 +133,33 @@ public sealed class PublisherTests(KafkaFixture kafka)
     }
 
     [Fact]
+    public async Task A_wrong_endpoint_answering_404_for_30_seconds_dead_letters_nothing_and_everything_is_delivered_after()
+    {
+        await using var harness = await PublisherHarness.CreateAsync(kafka);
+        var until = DateTimeOffset.UtcNow.AddSeconds(30);
+        harness.Segment.Answer = _ => ValueTask.FromResult(new SegmentAnswer(DateTimeOffset.UtcNow < until ? 404 : 200));
+        await harness.StartPublisherAsync(new Dictionary<string, string?> { ["CioSegment:Publisher:HoldAfter"] = "00:00:03" });
+        var sent = 0;
+        while (DateTimeOffset.UtcNow < until - TimeSpan.FromSeconds(5))
+        {
+            for (var i = 0; i < 20; i++, sent++)
+            {
+                harness.Send($"nf{sent}", $"p{sent % 7}");
+            }
+
+            harness.Flush();
+            await Task.Delay(500, TestContext.Current.CancellationToken);
+        }
+
+        await harness.WaitForDeliveredAsync(sent, TimeSpan.FromSeconds(60));
+
+        Assert.Contains(harness.Segment.Requests, r => r.Status == 404);
+        Assert.Equal(sent, harness.Segment.Delivered.Select(e => (string?)e["messageId"]).Distinct().Count());
+        Assert.Empty(harness.ReadDlq(0, TimeSpan.FromSeconds(1)));
+        Assert.NotEmpty(Ingest.TopicReader.Read(kafka.BootstrapServers, harness.Held, PublisherHarness.Partitions, 1, TimeSpan.FromSeconds(5)));
+    }
+
+    [Fact]
     public async Task Offsets_are_not_committed_before_segment_accepts_so_a_killed_publisher_resends_the_same_message_ids()
     {
         await using var harness = await PublisherHarness.CreateAsync(kafka);
