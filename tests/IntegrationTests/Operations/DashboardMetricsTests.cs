@@ -51,7 +51,7 @@ public sealed partial class DashboardMetricsTests
     [
         "CioSegmentConsumerLagGrowing", "CioSegmentDeadLetterRate", "CioSegmentSegmentErrors", "CioSegmentRetryStorm",
         "CioSegmentNoTraffic", "CioSegmentTransformerAborts", "CioSegmentIngestUnavailable", "CioSegmentEndToEndLatencyHigh",
-        "CioSegmentDedupEvictedEarly", "CioSegmentPublisherStalled", "CioSegmentSourcesInvalid",
+        "CioSegmentDedupEvictedEarly", "CioSegmentPublisherStalled", "CioSegmentSourcesInvalid", "CioSegmentSourceHeld",
     ];
 
     [Fact]

@@ -161,6 +161,8 @@ each reads its own sections, and both need the sources.
 {{- $_ := set $env "CioSegment__Publisher__MaxBufferedEvents" (include "ciosegment.str" $p.maxBufferedEvents) }}
 {{- $_ := set $env "CioSegment__Publisher__MaxBufferedBytes" (include "ciosegment.str" $p.maxBufferedBytes) }}
 {{- $_ := set $env "CioSegment__Publisher__RequestTimeout" $p.requestTimeout }}
+{{- $_ := set $env "CioSegment__Publisher__HoldAfter" $p.holdAfter }}
+{{- $_ := set $env "CioSegment__Publisher__MaxBufferedBytesPerSource" (include "ciosegment.str" $p.maxBufferedBytesPerSource) }}
 {{- /* Sources are files (ciosegment.sourcesConfig, ciosegment.secretData), read from these directories and reloaded while running. */}}
 {{- $_ := set $env "CioSegment__SettingsDirectories" (include "ciosegment.settingsDirectories" .) }}
 {{- $_ := set $env "CioSegment__SourceCatalog__RemovedSourceGrace" $v.sourceCatalog.removedSourceGrace }}
