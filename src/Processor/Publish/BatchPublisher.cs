@@ -47,7 +47,10 @@ public sealed class BatchPublisher : IDisposable
     private readonly HashSet<TopicPartition> _heldPaused = [];
     private int _heldBuffered;
     private long _heldBufferedBytes;
-    private readonly Dictionary<string, RateGate> _rates = [];
+    private readonly Dictionary<string, RateBudget> _rates = [];
+    private readonly Func<string, int?>? _partitionCount;
+    private int? _sinkPartitions;
+    private long _sinkPartitionsAt;
     private readonly ConcurrentQueue<Completion> _completions = new();
     private readonly PartitionProgress _progress = new();
     private readonly TimeProvider _time;
@@ -80,9 +83,11 @@ public sealed class BatchPublisher : IDisposable
         Func<double>? jitter = null,
         Func<Func<Task>, Task>? start = null,
         PublisherHealth? health = null,
-        HeldEvents? held = null)
+        HeldEvents? held = null,
+        Func<string, int?>? partitionCount = null)
     {
         _held = held;
+        _partitionCount = partitionCount;
         _consumer = consumer;
         _time = time ?? TimeProvider.System;
         _start = start ?? Task.Run;
@@ -202,6 +207,7 @@ public sealed class BatchPublisher : IDisposable
         if (_time.GetElapsedTime(_lastHealth) >= TimeSpan.FromSeconds(1))
         {
             ReportHealth();
+            UpdateShare();
             _held?.CheckCatchUp();
         }
     }
@@ -521,7 +527,7 @@ public sealed class BatchPublisher : IDisposable
         var laneIndex = pending.Key is { } key ? (int)(XxHash3.HashToUInt64(key) % (ulong)_options.MaxInFlightPerSource) : 0;
         if (!_lanes.TryGetValue((pending.SourceId, laneIndex, held), out var lane))
         {
-            lane = new Lane(pending.SourceId) { HeldPath = held, Delivery = Delivery(pending.SourceId) };
+            lane = new Lane(pending.SourceId) { HeldPath = held, Delivery = Delivery(pending.SourceId), Budget = Rate(pending.SourceId) };
             _lanes[(pending.SourceId, laneIndex, held)] = lane;
         }
 
@@ -565,10 +571,6 @@ public sealed class BatchPublisher : IDisposable
             var next = retry ? lane.Retry! : lane.Ready.Peek();
             var park = _held is not null && !lane.HeldPath
                 && (Delivery(lane.Source).Mode == SourceMode.Holding || next.Any(e => _held.MustPark(e.SourceId, e.Origin.Partition.Value)));
-            if (!park && !Rate(lane.Source).TryTake())
-            {
-                continue;
-            }
 
             List<PendingEvent> batch;
             if (retry)
@@ -687,9 +689,16 @@ public sealed class BatchPublisher : IDisposable
         var response = await _retry.ExecuteAsync(
             async token =>
             {
+                // Every attempt takes a slot of the source's budget: first tries, retries and split halves alike.
+                await lane.Budget!.WaitAsync(token).ConfigureAwait(false);
                 Volatile.Write(ref lane.LastAttempt, _time.GetTimestamp());
                 var answer = await _client.SendAsync(source, batch, retry++, _options.RequestTimeout, token).ConfigureAwait(false);
                 delivery.Answered(wholeRequestFailure: answer.Verdict == BatchVerdict.Retry);
+                if (answer.Status == 429)
+                {
+                    lane.Budget.Throttled();
+                }
+
                 return answer;
             },
             requests.Token).ConfigureAwait(false);
@@ -985,15 +994,59 @@ public sealed class BatchPublisher : IDisposable
         }
     }
 
-    private RateGate Rate(string source)
+    private RateBudget Rate(string source)
     {
-        if (!_rates.TryGetValue(source, out var gate))
+        if (!_rates.TryGetValue(source, out var budget))
         {
-            gate = new RateGate(_options.MaxRequestsPerSecondPerSource, _time);
-            _rates[source] = gate;
+            budget = new RateBudget(_options.MaxRequestsPerSecondPerSource, _time);
+            budget.SetShare(_share);
+            _rates[source] = budget;
         }
 
-        return gate;
+        return budget;
+    }
+
+    private double _share = 1;
+
+    /// <summary>
+    /// The share of the sink topic's partitions this publisher owns: each source's rate budget is that share
+    /// of <see cref="PublisherOptions.MaxRequestsPerSecondPerSource"/>, so the instances together stay within it.
+    /// </summary>
+    private void UpdateShare()
+    {
+        if (_partitionCount is null)
+        {
+            return;
+        }
+
+        if (_sinkPartitions is null || _time.GetElapsedTime(_sinkPartitionsAt) > TimeSpan.FromMinutes(1))
+        {
+            _sinkPartitionsAt = _time.GetTimestamp();
+            try
+            {
+                _sinkPartitions = _partitionCount(_options.InputTopic) ?? _sinkPartitions;
+            }
+            catch (KafkaException e)
+            {
+                _logger.LogDebug(e, "Reading the partition count of {Topic} failed; the rate budget keeps its share.", _options.InputTopic);
+            }
+        }
+
+        if (_sinkPartitions is not > 0)
+        {
+            return;
+        }
+
+        var owned = _consumer.Assignment.Count(tp => tp.Topic == _options.InputTopic);
+        var share = owned == 0 ? 1.0 / _sinkPartitions.Value : owned / (double)_sinkPartitions.Value;
+        if (Math.Abs(share - _share) > 1e-9)
+        {
+            _share = share;
+            foreach (var budget in _rates.Values)
+            {
+                budget.SetShare(share);
+            }
+        }
     }
 
     private enum CompletionKind

@@ -15,6 +15,9 @@ internal sealed class Lane(string source)
     /// <summary>Its source's delivery state (null for the placeholder lane of dead letters without one).</summary>
     public SourceDelivery? Delivery { get; init; }
 
+    /// <summary>Its source's request rate budget on this publisher.</summary>
+    public RateBudget? Budget { get; init; }
+
     /// <summary>The source's request token when the batch in flight was dispatched: cancelled when the source starts holding.</summary>
     public CancellationToken Requests { get; set; }
 

@@ -52,7 +52,10 @@ public sealed class PublisherOptions
     [Range(typeof(TimeSpan), "00:00:00.001", "00:01:00")]
     public TimeSpan Linger { get; set; } = TimeSpan.FromMilliseconds(250);  // measured: docs/benchmarks.md
 
-    /// <summary>Requests per second per source (Segment allows about 1000 per workspace).</summary>
+    /// <summary>
+    /// Requests per second per source for all publisher instances together (Segment allows about 1000 per
+    /// workspace): each instance takes the share of the sink partitions it owns (<see cref="RateBudget"/>).
+    /// </summary>
     [Range(1, 1000)]
     public int MaxRequestsPerSecondPerSource { get; set; } = 200;
 

@@ -71,9 +71,13 @@ public sealed class PublisherService(
                 Acks = Acks.All,
                 EnableIdempotence = true,
             }).Build();
+            // Metadata through the consumer's own connection: the share of partitions it owns sets its rate budget.
+            using var metadata = new DependentAdminClientBuilder(consumer.Handle).Build();
+            int? PartitionCount(string topic) =>
+                metadata.GetMetadata(topic, TimeSpan.FromSeconds(5)).Topics.SingleOrDefault(t => t.Topic == topic && t.Error.Code == ErrorCode.NoError)?.Partitions.Count;
             var held = new HeldEvents(heldConsumer, heldProducer, new SegmentTrackRecordSerializer(registryClient), o.HeldTopic, o.RequestTimeout);
             var client = new SegmentBatchClient(httpClients.CreateClient(SegmentBatchClient.ClientName), endpoints, time);
-            using (publisher = new BatchPublisher(consumer, deadLetters, client, sources, o, ProcessorTelemetry.Meter, logger, time, health: health, held: held))
+            using (publisher = new BatchPublisher(consumer, deadLetters, client, sources, o, ProcessorTelemetry.Meter, logger, time, health: health, held: held, partitionCount: PartitionCount))
             {
                 consumer.Subscribe(o.InputTopic);
                 logger.LogInformation("Publisher consuming {Input} in group {Group}; batches of up to {Events} events / {Bytes} bytes, linger {Linger}.", o.InputTopic, o.GroupId, o.MaxBatchEvents, o.MaxBatchBytes, o.Linger);

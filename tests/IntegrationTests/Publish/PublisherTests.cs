@@ -160,6 +160,40 @@ public sealed class PublisherTests(KafkaFixture kafka)
     }
 
     [Fact]
+    public async Task Three_publishers_share_a_sources_budget_of_30_requests_per_second_between_them()
+    {
+        await using var harness = await PublisherHarness.CreateAsync(kafka);
+        var settings = new Dictionary<string, string?>
+        {
+            ["CioSegment:Publisher:MaxRequestsPerSecondPerSource"] = "30",
+            ["CioSegment:Publisher:MaxBatchEvents"] = "1",   // one request per event, so requests are what is limited
+            ["CioSegment:Publisher:MaxInFlightPerSource"] = "8",
+        };
+        for (var i = 0; i < 3; i++)
+        {
+            await harness.StartPublisherAsync(settings);
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(8), TestContext.Current.CancellationToken);   // the group settles: one sink partition each
+        const int events = 360;
+        for (var i = 0; i < events; i++)
+        {
+            harness.Send($"rb{i}", $"p{i % 40}");
+        }
+
+        harness.Flush();
+        await harness.WaitForDeliveredAsync(events, TimeSpan.FromSeconds(60));
+
+        var requests = harness.Segment.Requests.ToList();
+        Assert.Equal(events, harness.Segment.Delivered.Select(e => (string?)e["messageId"]).Distinct().Count());
+        var start = requests.Min(r => r.At);
+        var perSecond = requests.GroupBy(r => (int)(r.At - start).TotalSeconds).Select(g => g.Count()).ToList();
+        TestContext.Current.TestOutputHelper?.WriteLine($"{requests.Count} requests over {perSecond.Count} s; per second: {string.Join(" ", perSecond)}");
+        Assert.True(perSecond.Max() <= 33, "more than ~33 requests in one second: " + string.Join(" ", perSecond));
+        Assert.True(perSecond.Count >= 10, "the budget was not used at all: " + string.Join(" ", perSecond));
+    }
+
+    [Fact]
     public async Task Offsets_are_not_committed_before_segment_accepts_so_a_killed_publisher_resends_the_same_message_ids()
     {
         await using var harness = await PublisherHarness.CreateAsync(kafka);
