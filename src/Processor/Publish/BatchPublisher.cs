@@ -107,6 +107,8 @@ public sealed class BatchPublisher : IDisposable
         meter.CreateObservableGauge("cio.publisher.buffered_bytes", () => Interlocked.Read(ref _bufferedBytes), "By", "Bytes of track JSON held in memory (batching, waiting or in flight).");
         meter.CreateObservableGauge("cio.publisher.source.holding", ObserveHolding, "{source}", "1 while a source's events are parked in the held topic (Segment has refused its requests for HoldAfter, or it is over its memory budget), by source.");
         meter.CreateObservableGauge("cio.publisher.source.buffered_bytes", ObserveSourceBytes, "By", "Bytes of track JSON a source holds in memory on the sink path, by source.");
+        meter.CreateObservableGauge("cio.publisher.source.rate_budget", ObserveBudget, "{request}", "Requests per second: a source's share of MaxRequestsPerSecondPerSource on this publisher (its share of the sink partitions), by source.");
+        meter.CreateObservableGauge("cio.publisher.source.rate", ObserveRate, "{request}", "Requests per second a source may send now on this publisher: the budget, lowered after a 429 until it climbs back, by source.");
         meter.CreateObservableGauge("cio.publisher.held", ObserveHeld, "{event}", "Events of a source in the held topic not yet delivered (of the partitions this publisher owns), by source.");
         _retry = new ResiliencePipelineBuilder<BatchResponse> { TimeProvider = _time }
             .AddRetry(new RetryStrategyOptions<BatchResponse>
@@ -301,13 +303,19 @@ public sealed class BatchPublisher : IDisposable
         return delivery;
     }
 
-    private volatile IReadOnlyList<(string Source, bool Holding, long Bytes, int Held)> _sourceSnapshot = [];
+    private volatile IReadOnlyList<(string Source, bool Holding, long Bytes, int Held, double Ceiling, double Rate)> _sourceSnapshot = [];
 
     private IEnumerable<Measurement<int>> ObserveHolding() =>
         _sourceSnapshot.Select(s => new Measurement<int>(s.Holding ? 1 : 0, new KeyValuePair<string, object?>("source", s.Source)));
 
     private IEnumerable<Measurement<long>> ObserveSourceBytes() =>
         _sourceSnapshot.Select(s => new Measurement<long>(s.Bytes, new KeyValuePair<string, object?>("source", s.Source)));
+
+    private IEnumerable<Measurement<double>> ObserveBudget() =>
+        _sourceSnapshot.Select(s => new Measurement<double>(s.Ceiling, new KeyValuePair<string, object?>("source", s.Source)));
+
+    private IEnumerable<Measurement<double>> ObserveRate() =>
+        _sourceSnapshot.Select(s => new Measurement<double>(s.Rate, new KeyValuePair<string, object?>("source", s.Source)));
 
     private IEnumerable<Measurement<int>> ObserveHeld() =>
         _sourceSnapshot.Select(s => new Measurement<int>(s.Held, new KeyValuePair<string, object?>("source", s.Source)));
@@ -343,7 +351,7 @@ public sealed class BatchPublisher : IDisposable
         _health.Report(stalled, stalledSource, hung, hungSource);
         var held = _held?.OutstandingBySource().ToDictionary(h => h.Source, h => h.Events) ?? [];
         _sourceSnapshot = _deliveries.Values
-            .Select(d => (d.Source, d.Mode == SourceMode.Holding, d.BufferedBytes, held.GetValueOrDefault(d.Source)))
+            .Select(d => (d.Source, d.Mode == SourceMode.Holding, d.BufferedBytes, held.GetValueOrDefault(d.Source), Rate(d.Source).Ceiling, Rate(d.Source).Rate))
             .ToList();
     }
 
