@@ -9,8 +9,9 @@ using Microsoft.Extensions.Logging;
 namespace CioSegment.Processor.Cli;
 
 /// <summary>
-/// <c>replay</c>: writes the transformer's dead letters back to the raw topic once their cause is fixed
-/// (docs/operations.md, CioSegmentDeadLetterRate). Kafka settings come from the same configuration as the
+/// <c>replay</c>: writes dead letters back once their cause is fixed: the transformer's to the raw topic
+/// (<c>--stage transform</c>, the default; docs/operations.md, CioSegmentDeadLetterRate), the publisher's to the
+/// sink topic (<c>--stage publish</c>; CioSegmentSegmentErrors). Kafka settings come from the same configuration as the
 /// processor (appsettings.json, <c>CioSegment__Kafka__*</c> environment variables), so it runs as is inside a
 /// processor pod. Exit codes: 0 done; 1 bad command line; 2 the replay failed (reason on stderr).
 /// </summary>
@@ -21,19 +22,35 @@ public static class ReplayCommand
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var from = new Option<string>("--from")
+        var stage = new Option<string>("--stage")
         {
-            Description = "Dead-letter topic to read (the transformer's).",
-            DefaultValueFactory = _ => Topics.WebhooksDeadLetter,
+            Description = "Whose dead letters: transform (raw webhooks, back to the raw topic) or publish (track events Segment refused, back to the sink topic).",
+            DefaultValueFactory = _ => Transform.WebhookTransformer.Stage,
         };
-        var to = new Option<string>("--to")
+        stage.AcceptOnlyFromAmong(Transform.WebhookTransformer.Stage, Publish.BatchPublisher.Stage);
+        var from = new Option<string?>("--from")
         {
-            Description = "Raw topic to write the webhooks back to.",
-            DefaultValueFactory = _ => Topics.RawWebhooks,
+            Description = $"Dead-letter topic to read. Default: {Topics.WebhooksDeadLetter} (transform), {Topics.SegmentDeadLetter} (publish).",
+        };
+        var to = new Option<string?>("--to")
+        {
+            Description = $"Topic to write back to. Default: {Topics.RawWebhooks} (transform), {Topics.SegmentTrack} (publish).",
+        };
+        var since = new Option<DateTimeOffset?>("--since")
+        {
+            Description = "Only dead letters written at or after this instant (ISO 8601, e.g. 2026-01-31T08:00:00Z).",
+        };
+        var until = new Option<DateTimeOffset?>("--until")
+        {
+            Description = "Only dead letters written before this instant.",
+        };
+        var registryUrl = new Option<string?>("--schema-registry-url")
+        {
+            Description = "Schema Registry for --stage publish (it writes Avro sink records). Default: CioSegment__SchemaRegistry__Url.",
         };
         var reasons = new Option<string[]>("--reason")
         {
-            Description = "Only dead letters whose reason starts with this (e.g. unknown_source, missing_field); repeatable. Default: all.",
+            Description = "Only dead letters whose reason starts with this (e.g. unknown_source, missing_field, segment_rejected); repeatable. Default: all.",
             AllowMultipleArgumentsPerToken = true,
         };
         var sources = new Option<string[]>("--source")
@@ -61,9 +78,9 @@ public static class ReplayCommand
             Description = "Kafka bootstrap servers. Default: CioSegment:Kafka:BootstrapServers from appsettings.json or CioSegment__Kafka__BootstrapServers.",
         };
 
-        var command = new Command("replay", "Write the transformer's dead letters (raw webhooks) back to the raw topic, after fixing what parked them.")
+        var command = new Command("replay", "Write dead letters back after fixing what parked them: the transformer's (raw webhooks) to the raw topic, the publisher's (track events) to the sink topic.")
         {
-            from, to, reasons, sources, limit, dryRun, bootstrap,
+            stage, from, to, reasons, sources, since, until, limit, dryRun, bootstrap, registryUrl,
         };
 
         command.SetAction((parse, cancel) =>
@@ -80,27 +97,34 @@ public static class ReplayCommand
                 return Task.FromResult(ExitFailed);
             }
 
+            var publish = parse.GetValue(stage) == Publish.BatchPublisher.Stage;
             var request = new ReplayRequest(
-                parse.GetValue(from)!,
-                parse.GetValue(to)!,
+                parse.GetValue(from) ?? (publish ? Topics.SegmentDeadLetter : Topics.WebhooksDeadLetter),
+                parse.GetValue(to) ?? (publish ? Topics.SegmentTrack : Topics.RawWebhooks),
                 parse.GetValue(reasons) ?? [],
                 parse.GetValue(sources) ?? [],
                 parse.GetValue(limit),
-                parse.GetValue(dryRun));
+                parse.GetValue(dryRun),
+                parse.GetValue(stage)!,
+                parse.GetValue(since),
+                parse.GetValue(until));
+            var registry = configuration.GetSection(SchemaRegistryOptions.SectionName).Get<SchemaRegistryOptions>() ?? new SchemaRegistryOptions();
+            registry.Url = parse.GetValue(registryUrl) ?? registry.Url;
             try
             {
                 kafka.BootstrapServers = servers;
 
                 // librdkafka's warnings and errors on standard error, as its own default handler would print them.
                 using var loggers = LoggerFactory.Create(b => b.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning));
-                var result = DeadLetterReplay.Run(new KafkaClientFactory(kafka, loggers), request, stdout, cancel);
+                using var registryClient = publish && !string.IsNullOrWhiteSpace(registry.Url) ? registry.CreateClient() : null;
+                var result = DeadLetterReplay.Run(new KafkaClientFactory(kafka, loggers), request, stdout, cancel, registryClient is null ? null : new SegmentTrackRecordSerializer(registryClient));
                 stdout.WriteLine(
                     $"{(request.DryRun ? "dry run: would replay" : "replayed")} {(request.DryRun ? result.Matched - result.BodyOmitted : result.Replayed)} of {result.Read} dead letters from {request.From} to {request.To}"
                     + (result.BodyOmitted > 0 ? $" ({result.BodyOmitted} parked without their body, skipped)" : "")
                     + (result.ByReason.Count > 0 ? "; by reason: " + string.Join(", ", result.ByReason.Select(r => $"{(r.Key.Length == 0 ? "(none)" : r.Key)} {r.Value}")) : ""));
                 return Task.FromResult(ExitDone);
             }
-            catch (Exception e) when (e is KafkaException or InvalidOperationException)
+            catch (Exception e) when (e is KafkaException or InvalidOperationException or HttpRequestException)
             {
                 stderr.WriteLine("replay: " + e.Message);
                 return Task.FromResult(ExitFailed);

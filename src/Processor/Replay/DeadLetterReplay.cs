@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Json;
 using CioSegment.Contracts;
+using CioSegment.Processor.Publish;
 using CioSegment.Processor.Transform;
 using CioSegment.ServiceDefaults;
 using Confluent.Kafka;
@@ -8,29 +10,48 @@ using Confluent.Kafka;
 namespace CioSegment.Processor.Replay;
 
 /// <summary>What to replay, and where to.</summary>
+/// <param name="Stage">Whose dead letters: <see cref="WebhookTransformer.Stage"/> (raw webhooks, back to the raw topic) or <see cref="BatchPublisher.Stage"/> (track events Segment refused, back to the sink topic).</param>
+/// <param name="Since">Only dead letters written at or after this instant.</param>
+/// <param name="Until">Only dead letters written before this instant.</param>
 public sealed record ReplayRequest(
     string From,
     string To,
     IReadOnlyList<string> Reasons,
     IReadOnlyList<string> Sources,
     long? Limit,
-    bool DryRun);
+    bool DryRun,
+    string Stage = WebhookTransformer.Stage,
+    DateTimeOffset? Since = null,
+    DateTimeOffset? Until = null);
 
 /// <summary>What a replay did.</summary>
 public sealed record ReplayResult(long Read, long Matched, long Replayed, long BodyOmitted, IReadOnlyDictionary<string, long> ByReason);
 
 /// <summary>
-/// Writes raw webhooks parked in the transformer's dead-letter topic back to the raw topic, once the cause
-/// (configuration, mapping) is fixed: key, body and the ingest's headers as they were, the dead letter's own
-/// headers removed, and <see cref="HeaderNames.ReplayedFrom"/> added so the transformer does not drop them as
-/// retries. Reads each partition from its start up to the end it had when the replay began (dead letters that
-/// the replay itself causes are not read again), with no consumer group: nothing is committed, so a replay
-/// can be repeated. Only dead letters of the <c>transform</c> stage: Segment's rejections hold track JSON.
+/// Writes dead letters back where they came from once the cause is fixed, the dead letter's own headers
+/// removed and <see cref="HeaderNames.ReplayedFrom"/> added:
+/// <list type="bullet">
+/// <item><c>transform</c>: raw webhooks of the transformer's dead-letter topic back to the raw topic (cause:
+/// configuration, mapping), key, body and the ingest's headers as they were; the header keeps the transformer
+/// from dropping them as retries.</item>
+/// <item><c>publish</c>: track events Segment refused (<c>segment_rejected</c>, <c>unknown_source</c>) back to
+/// the sink topic as the sink record they were (Avro, through the Schema Registry), keyed by person, with
+/// their messageId, so Segment still drops what it already stored.</item>
+/// </list>
+/// Reads each partition from its start up to the end it had when the replay began (dead letters that the
+/// replay itself causes are not read again), with no consumer group: nothing is committed, so a replay can be
+/// repeated. A dead letter of the other stage stops the replay: each stage's records only fit its own topic.
 /// </summary>
 public static class DeadLetterReplay
 {
-    public static ReplayResult Run(KafkaClientFactory kafka, ReplayRequest request, TextWriter log, CancellationToken cancel)
+    /// <param name="sinkSerializer">For <c>publish</c>: writes the sink record (the processor's serializer over the Schema Registry).</param>
+    public static ReplayResult Run(KafkaClientFactory kafka, ReplayRequest request, TextWriter log, CancellationToken cancel, ISerializer<SegmentTrackRecord>? sinkSerializer = null)
     {
+        if (request.Stage == BatchPublisher.Stage && sinkSerializer is null && !request.DryRun)
+        {
+            throw new InvalidOperationException("Replaying the publisher's dead letters writes sink records: a Schema Registry is needed (CioSegment__SchemaRegistry__Url or --schema-registry-url).");
+        }
+
         using var consumer = kafka.Consumer<byte[]?, byte[]?>("cio-replay", new ConsumerConfig
         {
             GroupId = "cio-replay-" + Guid.NewGuid().ToString("N"),
@@ -105,10 +126,16 @@ public static class DeadLetterReplay
             read++;
             var headers = record.Message.Headers ?? [];
             var stage = Text(headers, HeaderNames.DeadLetterStage);
-            if (stage is not null && stage != WebhookTransformer.Stage)
+            if (stage is not null && stage != request.Stage)
             {
                 throw new InvalidOperationException(
-                    $"{request.From} holds dead letters of the '{stage}' stage ({record.TopicPartitionOffset}); only the transformer's dead letters (raw webhooks) can be replayed to {request.To}.");
+                    $"{request.From} holds dead letters of the '{stage}' stage ({record.TopicPartitionOffset}); this replay is for the '{request.Stage}' stage (--stage {stage} replays them, from their own topic).");
+            }
+
+            var written = record.Message.Timestamp.UtcDateTime;
+            if ((request.Since is { } since && written < since.UtcDateTime) || (request.Until is { } until && written >= until.UtcDateTime))
+            {
+                continue;
             }
 
             var reason = Text(headers, HeaderNames.DeadLetterReason) ?? "";
@@ -143,7 +170,10 @@ public static class DeadLetterReplay
             }
 
             replay.Add(HeaderNames.ReplayedFrom, Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{record.Topic}/{partition}/{record.Offset.Value}")));
-            producer.Produce(request.To, new Message<byte[]?, byte[]?> { Key = record.Message.Key, Value = record.Message.Value, Headers = replay }, report =>
+            var value = request.Stage == BatchPublisher.Stage
+                ? SinkRecord(record, headers, sinkSerializer!, request.To, replay)
+                : record.Message.Value;
+            producer.Produce(request.To, new Message<byte[]?, byte[]?> { Key = record.Message.Key, Value = value, Headers = replay }, report =>
             {
                 if (report.Error.IsError)
                 {
@@ -165,6 +195,50 @@ public static class DeadLetterReplay
 
         consumer.Close();
         return new ReplayResult(read, matched, request.DryRun ? 0 : replayed, omitted, byReason);
+    }
+
+    /// <summary>The sink record a Segment dead letter came from: its track JSON, source, person, messageId, event and receipt time.</summary>
+    private static byte[] SinkRecord(ConsumeResult<byte[]?, byte[]?> record, Headers headers, ISerializer<SegmentTrackRecord> serializer, string topic, Headers replay)
+    {
+        var track = record.Message.Value!;
+        string? messageId = null, eventName = null;
+        var reader = new Utf8JsonReader(track);
+        if (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+        {
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var name = reader.GetString();
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.String && name is "messageId" or "event")
+                {
+                    if (name == "messageId")
+                    {
+                        messageId = reader.GetString();
+                    }
+                    else
+                    {
+                        eventName = reader.GetString();
+                    }
+                }
+                else
+                {
+                    reader.Skip();
+                }
+            }
+        }
+
+        var receivedAt = headers.TryGetLastBytes(HeaderNames.ReceivedAt, out var at) && ReceivedAtHeader.TryDecode(at, out var instant) ? instant : new DateTimeOffset(record.Message.Timestamp.UtcDateTime);
+        return serializer.Serialize(
+            new SegmentTrackRecord
+            {
+                SourceId = Text(headers, HeaderNames.SourceId) ?? "",
+                MessageId = messageId ?? throw new InvalidOperationException($"{record.TopicPartitionOffset} holds no track event with a messageId; it cannot be replayed to {topic}."),
+                PersonKey = record.Message.Key is { } key ? Encoding.UTF8.GetString(key) : "",
+                Event = eventName ?? "",
+                ReceivedAt = receivedAt.UtcDateTime,
+                TrackJson = track,
+            },
+            new SerializationContext(MessageComponentType.Value, topic, replay));
     }
 
     private static string? Text(Headers headers, string name) =>

@@ -50,6 +50,9 @@ internal sealed class PublisherHarness : IAsyncDisposable
 
     public string Held { get; }
 
+    /// <summary>The Schema Registry double's URL.</summary>
+    public Uri RegistryUrl => _registry.Url;
+
     public string Group { get; }
 
     public static async Task<PublisherHarness> CreateAsync(KafkaFixture kafka)
