@@ -77,6 +77,7 @@ internal sealed class PipelineSimulation(int seed)
     {
         _cluster = TransformerProcess.Cluster(partitions: 1 + _random.Next(3));
         _cluster.CreateTopic(PublisherProcess.DeadLetters, 1);
+        _cluster.CreateTopic(PublisherProcess.Held, _cluster.PartitionsOf(TransformerProcess.Sink).Count());
         _cluster.Faults.Random = point => FaultsAt.TryGetValue(point, out var kinds) && _random.NextDouble() < FaultRate
             ? kinds[_random.Next(kinds.Length)]
             : FaultKind.None;
@@ -160,6 +161,7 @@ internal sealed class PipelineSimulation(int seed)
         }
 
         Counts.SegmentRequests = _segment.Requests;
+        Counts.Parked = HeldMessageIds().LongCount();
         return this;
     }
 
@@ -240,13 +242,36 @@ internal sealed class PipelineSimulation(int seed)
         CheckCommittedWereDelivered();
     }
 
-    /// <summary>Below the publisher group's committed offset, every committed sink record is stored by Segment or dead-lettered.</summary>
+    /// <summary>
+    /// Below the publisher group's committed offset, every committed sink record is stored by Segment,
+    /// dead-lettered or parked in the held topic; below the held group's, every held record is stored by
+    /// Segment or dead-lettered.
+    /// </summary>
     private void CheckCommittedWereDelivered()
     {
         HashSet<string>? dead = null;
+        HashSet<string>? parked = null;
         foreach (var tp in _cluster.PartitionsOf(TransformerProcess.Sink))
         {
             var committed = _cluster.Committed(PublisherProcess.GroupId, tp).Value;
+            foreach (var entry in _cluster.CommittedEntries(tp).Where(e => e.Offset < committed))
+            {
+                var id = SinkRecords.Read(entry.Message!.Value!).MessageId;
+                if (_segment.Stored.ContainsKey(id)
+                    || (dead ??= PublisherDeadLetters().Select(d => d.MessageId).ToHashSet()).Contains(id)
+                    || (parked ??= HeldMessageIds().ToHashSet()).Contains(id))
+                {
+                    continue;
+                }
+
+                Violations.Add($"publisher: committed offset {committed} of {tp} passes {id} (offset {entry.Offset}), which Segment never stored, which is not dead-lettered and not parked");
+                return;
+            }
+        }
+
+        foreach (var tp in _cluster.PartitionsOf(PublisherProcess.Held))
+        {
+            var committed = _cluster.Committed(PublisherProcess.HeldGroupId, tp).Value;
             foreach (var entry in _cluster.CommittedEntries(tp).Where(e => e.Offset < committed))
             {
                 var id = SinkRecords.Read(entry.Message!.Value!).MessageId;
@@ -255,11 +280,26 @@ internal sealed class PipelineSimulation(int seed)
                     continue;
                 }
 
-                Violations.Add($"publisher: committed offset {committed} of {tp} passes {id} (offset {entry.Offset}), which Segment never stored and which is not dead-lettered");
+                Violations.Add($"publisher: held committed offset {committed} of {tp} passes {id} (offset {entry.Offset}), which Segment never stored and which is not dead-lettered");
                 return;
             }
         }
     }
+
+    /// <summary>What is left: each publisher's buffer, and each sink and held partition's committed offset against its end.</summary>
+    private string DrainState()
+    {
+        string Of(string topic, string group) => string.Join(" ", _cluster.PartitionsOf(topic).Select(tp =>
+            $"{tp.Partition.Value}:{_cluster.Committed(group, tp).Value}/{_cluster.CommittedEntries(tp).Select(e => e.Offset + 1).DefaultIfEmpty(0).Max()}"));
+        return $"buffered [{string.Join(",", _publishers.Select(p => p?.Publisher.Buffered.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "down"))}]"
+            + $", held assigned [{string.Join(" | ", _publishers.Select(p => p is null ? "" : string.Join(",", p.HeldConsumer.Assignment.Select(tp => tp.Partition.Value))))}]"
+            + $", paused held [{string.Join(" | ", _publishers.Select(p => p is null ? "" : string.Join(",", p.HeldConsumer.Paused.Select(tp => tp.Partition.Value))))}]"
+            + $"; sink committed/end {Of(TransformerProcess.Sink, PublisherProcess.GroupId)}; held committed/end {Of(PublisherProcess.Held, PublisherProcess.HeldGroupId)}";
+    }
+
+    /// <summary>The messageIds parked in the held topic so far.</summary>
+    private IEnumerable<string> HeldMessageIds() =>
+        _cluster.PartitionsOf(PublisherProcess.Held).SelectMany(_cluster.CommittedEntries).Select(e => SinkRecords.Read(e.Message!.Value!).MessageId);
 
     private bool PublishersDrained()
     {
@@ -271,6 +311,16 @@ internal sealed class PipelineSimulation(int seed)
         foreach (var tp in _cluster.PartitionsOf(TransformerProcess.Sink))
         {
             var committed = _cluster.Committed(PublisherProcess.GroupId, tp);
+            if (_cluster.ReadNext(tp, Math.Max(0, committed.Value), IsolationLevel.ReadCommitted, out _) is not null)
+            {
+                return false;
+            }
+        }
+
+        // Everything parked was delivered and its held offsets committed.
+        foreach (var tp in _cluster.PartitionsOf(PublisherProcess.Held))
+        {
+            var committed = _cluster.Committed(PublisherProcess.HeldGroupId, tp);
             if (_cluster.ReadNext(tp, Math.Max(0, committed.Value), IsolationLevel.ReadCommitted, out _) is not null)
             {
                 return false;
@@ -296,7 +346,7 @@ internal sealed class PipelineSimulation(int seed)
     {
         if (!PublishersDrained())
         {
-            Violations.Add("the publishers did not drain the sink topic once the faults stopped");
+            Violations.Add("the publishers did not drain the sink topic once the faults stopped: " + DrainState());
             return;
         }
 
@@ -342,9 +392,9 @@ internal sealed class PipelineSimulation(int seed)
 
         foreach (var (pod, process) in _publishers.Select((p, i) => (i, p!)))
         {
-            if (process.Consumer.Paused.Count > 0)
+            if (process.Consumer.Paused.Count > 0 || process.HeldConsumer.Paused.Count > 0)
             {
-                Violations.Add($"publisher-{pod}: partitions [{string.Join(",", process.Consumer.Paused)}] left paused with nothing buffered");
+                Violations.Add($"publisher-{pod}: partitions [{string.Join(",", process.Consumer.Paused.Concat(process.HeldConsumer.Paused))}] left paused with nothing buffered");
             }
         }
     }
@@ -612,6 +662,9 @@ internal sealed class SimulationCounts
 
     public long PublisherExpulsions { get; set; }
 
+    /// <summary>Events parked in the held topic.</summary>
+    public long Parked { get; set; }
+
     public void Add(SimulationCounts other)
     {
         Commits += other.Commits;
@@ -622,9 +675,10 @@ internal sealed class SimulationCounts
         PublisherCrashes += other.PublisherCrashes;
         PublisherExits += other.PublisherExits;
         PublisherExpulsions += other.PublisherExpulsions;
+        Parked += other.Parked;
     }
 
     public override string ToString() =>
         $"{Commits} commit calls, {Crashes} crashes, {FatalExits} fatal exits, {Expulsions} expulsions; "
-        + $"publishers: {SegmentRequests} Segment requests, {PublisherCrashes} crashes, {PublisherExits} fatal exits, {PublisherExpulsions} expulsions";
+        + $"publishers: {SegmentRequests} Segment requests, {PublisherCrashes} crashes, {PublisherExits} fatal exits, {PublisherExpulsions} expulsions, {Parked} events parked in the held topic";
 }

@@ -11,7 +11,8 @@ namespace CioSegment.KafkaDouble;
 /// One publisher process over a <see cref="KafkaCluster"/>: the production <see cref="BatchPublisher"/> with a
 /// group consumer of the sink topic (through the production <see cref="SegmentTrackRecordViewDeserializer"/>
 /// and a <see cref="RegistryDouble"/>), a dead-letter producer from the double and a
-/// <see cref="SegmentDouble"/>, wired as <c>PublisherService</c> wires them, on a simulated clock. Requests run
+/// <see cref="SegmentDouble"/>, and the held path (a manually assigned consumer of the held topic and a
+/// producer parking into it), wired as <c>PublisherService</c> wires them, on a simulated clock. Requests run
 /// on the caller's thread and wait on the clock, so a schedule is deterministic. <see cref="Kill"/> is a crash:
 /// nothing is committed or closed, the process's timers never fire and its requests never complete.
 /// </summary>
@@ -21,6 +22,10 @@ internal sealed class PublisherProcess
 
     public const string GroupId = "cio-publisher-test";
 
+    public const string Held = "publisher-held";
+
+    public const string HeldGroupId = "cio-publisher-held-test";
+
     private readonly ProcessClock _clock;
     private readonly HttpClient _http;
     private bool _alive = true;
@@ -29,7 +34,14 @@ internal sealed class PublisherProcess
     {
         _clock = new ProcessClock(time, () => _alive);
         Consumer = new ConsumerDouble(cluster, options.GroupId);
+        HeldConsumer = new ConsumerDouble(cluster, options.HeldGroupId);
         _http = new HttpClient(segment.HandlerFor(() => _alive));
+        var held = new HeldEvents(
+            new DeserializingConsumer<SegmentTrackRecordView>(HeldConsumer, new SegmentTrackRecordViewDeserializer(registry.Client)),
+            new ProducerDouble(cluster),
+            new SegmentTrackRecordSerializer(registry.Client),
+            options.HeldTopic,
+            TimeSpan.FromSeconds(1));
         Publisher = new BatchPublisher(
             new DeserializingConsumer<SegmentTrackRecordView>(Consumer, new SegmentTrackRecordViewDeserializer(registry.Client)),
             new ProducerDouble(cluster),
@@ -40,13 +52,19 @@ internal sealed class PublisherProcess
             NullLogger.Instance,
             _clock,
             jitter,
-            start: send => send());
+            start: send => send(),
+            held: held,
+            partitionCount: topic => cluster.PartitionsOf(topic).Count());
+        Consumer.PartitionsAssigned = Publisher.OnAssigned;
         Consumer.PartitionsRevoked = Publisher.OnRevoked;
         Consumer.PartitionsLost = Publisher.OnLost;
         Consumer.Subscribe(options.InputTopic);
     }
 
     public ConsumerDouble Consumer { get; }
+
+    /// <summary>The held topic's consumer: manual assignment that follows <see cref="Consumer"/>'s.</summary>
+    public ConsumerDouble HeldConsumer { get; }
 
     public BatchPublisher Publisher { get; }
 
@@ -56,6 +74,10 @@ internal sealed class PublisherProcess
         InputTopic = TransformerProcess.Sink,
         DeadLetterTopic = DeadLetters,
         GroupId = GroupId,
+        HeldTopic = Held,
+        HeldGroupId = HeldGroupId,
+        HoldAfter = TimeSpan.FromMilliseconds(300 + random.Next(2700)),
+        MaxBufferedBytesPerSource = random.Next(2) == 0 ? 1 << 20 : 500 + random.Next(3000),
         MaxBatchEvents = 1 + random.Next(5),
         MaxInFlightPerSource = 1 + random.Next(3),
         MaxRequestsPerSecondPerSource = random.Next(2) == 0 ? 5 : 1000,
@@ -72,6 +94,7 @@ internal sealed class PublisherProcess
     {
         _alive = false;
         Consumer.Dispose();
+        HeldConsumer.Dispose();
     }
 
     /// <summary>This process's view of the simulated clock: once it is dead, its timers never fire.</summary>

@@ -210,6 +210,7 @@ public sealed class BatchPublisher : IDisposable
         {
             ReportHealth();
             UpdateShare();
+            AssignHeld();
             _held?.CheckCatchUp();
         }
     }
@@ -364,9 +365,29 @@ public sealed class BatchPublisher : IDisposable
         }
         catch (KafkaException e)
         {
-            // Without its held partitions a source that starts holding keeps its events in memory until
-            // parking works (never lost); sources that deliver are not affected.
-            _logger.LogError(e, "Assigning the held partitions of {Partitions} failed ({Code}); does the topic {Topic} exist with as many partitions as {Sink}?", string.Join(", ", partitions), e.Error.Code, _held!.Topic, _options.InputTopic);
+            _logger.LogWarning(e, "Assigning the held partitions of {Partitions} failed ({Code}); trying again every second.", string.Join(", ", partitions), e.Error.Code);
+        }
+    }
+
+    /// <summary>Held partitions whose assignment failed are assigned again; their sink partitions' events queue behind them meanwhile.</summary>
+    private void AssignHeld()
+    {
+        try
+        {
+            _held?.AssignPending();
+        }
+        catch (KafkaException e) when (e.Error.Code is ErrorCode.UnknownTopicOrPart or ErrorCode.Local_UnknownTopic or ErrorCode.Local_UnknownPartition)
+        {
+            // A held topic that is missing or short of partitions: sources that deliver are not affected; one that
+            // starts holding keeps its events in memory (parking fails), never lost. The log says what to create.
+            _held!.AbandonPending();
+            _logger.LogError(e, "The held topic {Topic} is missing or has fewer partitions than {Sink} ({Code}): create it (as many partitions as {Sink}) so that a source Segment refuses can be parked.", _held.Topic, _options.InputTopic, e.Error.Code, _options.InputTopic);
+        }
+        catch (KafkaException e)
+        {
+            // The broker did not answer: the assignment is tried again every second, and the events of those
+            // partitions queue behind their held backlog meanwhile.
+            _logger.LogWarning(e, "Assigning held partitions failed ({Code}); trying again every second.", e.Error.Code);
         }
     }
 
@@ -617,15 +638,16 @@ public sealed class BatchPublisher : IDisposable
         {
             // Shutdown: what was not acknowledged is read again from the sink topic.
         }
-        catch (ProduceException<byte[]?, byte[]> e) when (e.Error.IsFatal)
+        catch (ProduceException<byte[]?, byte[]?> e) when (e.Error.IsFatal)
         {
             _fatal ??= new KafkaException(e.Error, e);
         }
-        catch (Exception e) when (e is KafkaException or HttpRequestException or TimeoutException or AggregateException)
+        catch (Exception e)
         {
-            // The broker or the registry did not take it: a temporary fault, never a dead letter. Again after a pause.
+            // The broker or the registry did not take it (or something nobody planned for): never a dead letter,
+            // never dropped; the rest is parked again after a pause.
             pause = true;
-            _logger.LogWarning(e, "Parking {Count} events of source {Source} in {Topic} failed; trying again after a pause.", batch.Count, lane.Source, _held!.Topic);
+            _logger.LogWarning(e, "Parking {Count} events of source {Source} in {Topic} failed ({Error}); trying again after a pause.", batch.Count - parked.Count, lane.Source, _held!.Topic, e.GetType().Name);
         }
         finally
         {

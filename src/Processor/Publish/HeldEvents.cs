@@ -21,7 +21,7 @@ namespace CioSegment.Processor.Publish;
 /// </summary>
 public sealed class HeldEvents(
     IConsumer<byte[]?, SegmentTrackRecordView> consumer,
-    IProducer<byte[]?, byte[]> producer,
+    IProducer<byte[]?, byte[]?> producer,
     ISerializer<SegmentTrackRecord> serializer,
     string topic,
     TimeSpan kafkaTimeout)
@@ -31,6 +31,7 @@ public sealed class HeldEvents(
     private readonly Dictionary<(string Source, int Partition), int> _parking = [];
     private readonly Dictionary<int, long> _catchingUp = [];
     private readonly HashSet<(int Partition, long Offset)> _settledEarly = [];
+    private readonly HashSet<int> _pending = [];
 
     public string Topic { get; } = topic;
 
@@ -68,32 +69,87 @@ public sealed class HeldEvents(
         }
     }
 
-    /// <summary>Sink partitions were assigned: read the held partitions of the same numbers from the held group's committed offsets.</summary>
+    /// <summary>
+    /// Sink partitions were assigned: read the held partitions of the same numbers from the held group's
+    /// committed offsets. One whose offsets cannot be read now (the broker did not answer) is assigned by a
+    /// later <see cref="AssignPending"/>; meanwhile its backlog is unknown, so new events of that partition queue
+    /// behind it too.
+    /// </summary>
     public void Assign(IEnumerable<TopicPartition> sinkPartitions)
     {
-        var held = sinkPartitions.Select(tp => new TopicPartition(Topic, tp.Partition)).ToList();
-        if (held.Count == 0)
+        lock (_lock)
         {
-            return;
+            foreach (var tp in sinkPartitions)
+            {
+                _pending.Add(tp.Partition.Value);
+                _catchingUp[tp.Partition.Value] = long.MaxValue;
+            }
+        }
+
+        AssignPending();
+    }
+
+    /// <summary>Assigns the held partitions whose assignment is still to do; throws the broker's error when it does not answer (they stay to do).</summary>
+    public void AssignPending()
+    {
+        List<TopicPartition> held;
+        lock (_lock)
+        {
+            if (_pending.Count == 0)
+            {
+                return;
+            }
+
+            held = _pending.Select(p => new TopicPartition(Topic, p)).ToList();
         }
 
         var committed = Consumer.Committed(held, kafkaTimeout).ToDictionary(c => c.Partition.Value, c => c.Offset);
+        var starts = new List<TopicPartitionOffset>();
+        var ends = new Dictionary<int, long>();
         foreach (var tp in held)
         {
             var end = Consumer.QueryWatermarkOffsets(tp, kafkaTimeout).High.Value;
             var from = committed.TryGetValue(tp.Partition.Value, out var offset) && offset.Value >= 0 ? offset.Value : 0;
-            if (from < end)
+            ends[tp.Partition.Value] = from < end ? end : -1;
+            starts.Add(new TopicPartitionOffset(tp, from > 0 ? new Offset(from) : Offset.Beginning));
+        }
+
+        Consumer.IncrementalAssign(starts);
+        lock (_lock)
+        {
+            foreach (var (partition, end) in ends)
             {
-                lock (_lock)
+                _pending.Remove(partition);
+                if (end >= 0)
                 {
                     // Whose events are there is unknown until they are read: every source's new events of this
                     // partition queue behind them meanwhile.
-                    _catchingUp[tp.Partition.Value] = end;
+                    _catchingUp[partition] = end;
+                }
+                else
+                {
+                    _catchingUp.Remove(partition);
                 }
             }
         }
+    }
 
-        Consumer.IncrementalAssign(held.Select(tp => new TopicPartitionOffset(tp, committed.TryGetValue(tp.Partition.Value, out var o) && o.Value >= 0 ? o : Offset.Beginning)));
+    /// <summary>
+    /// The held topic (or some of its partitions) does not exist: the held partitions still to assign are given
+    /// up, so that their sink partitions' events flow instead of queueing behind a backlog that cannot exist.
+    /// A source that starts holding then keeps its events in memory, since parking fails (never lost).
+    /// </summary>
+    public void AbandonPending()
+    {
+        lock (_lock)
+        {
+            foreach (var partition in _pending)
+            {
+                _catchingUp.Remove(partition);
+            }
+
+            _pending.Clear();
+        }
     }
 
     /// <summary>Sink partitions are going: commit what is settled (unless lost), let go of the held partitions of the same numbers.</summary>
@@ -121,6 +177,7 @@ public sealed class HeldEvents(
             foreach (var n in numbers)
             {
                 _catchingUp.Remove(n);
+                _pending.Remove(n);
             }
 
             _settledEarly.RemoveWhere(s => numbers.Contains(s.Partition));
@@ -187,7 +244,7 @@ public sealed class HeldEvents(
                 return;
             }
 
-            catching = _catchingUp.Select(c => (c.Key, c.Value)).ToList();
+            catching = _catchingUp.Where(c => !_pending.Contains(c.Key)).Select(c => (c.Key, c.Value)).ToList();
         }
 
         foreach (var (partition, end) in catching)
@@ -235,7 +292,7 @@ public sealed class HeldEvents(
                 var value = serializer.Serialize(record, new SerializationContext(MessageComponentType.Value, Topic, e.Headers));
                 var result = await producer.ProduceAsync(
                     new TopicPartition(Topic, e.Origin.Partition),
-                    new Message<byte[]?, byte[]> { Key = e.Key, Value = value, Headers = e.Headers },
+                    new Message<byte[]?, byte[]?> { Key = e.Key, Value = value, Headers = e.Headers },
                     cancel).ConfigureAwait(false);
                 lock (_lock)
                 {

@@ -65,7 +65,7 @@ public sealed class PublisherService(
             })
                 .SetValueDeserializer(new SegmentTrackRecordViewDeserializer(registryClient))
                 .Build();
-            using var heldProducer = kafka.Producer<byte[]?, byte[]>("cio-publisher-held", new ProducerConfig
+            using var heldProducer = kafka.Producer<byte[]?, byte[]?>("cio-publisher-held", new ProducerConfig
             {
                 MessageMaxBytes = KafkaLimits.MaxRecordBytes,
                 Acks = Acks.All,

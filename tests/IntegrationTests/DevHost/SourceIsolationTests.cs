@@ -13,7 +13,9 @@ namespace CioSegment.IntegrationTests.DevHost;
 /// <summary>
 /// One pipeline, two sources, one of them refused by Segment for a while: the other keeps flowing, the sink
 /// topic's offsets keep advancing, and once Segment takes the first again every one of its events arrives.
+/// It measures latency, so it runs alone: other tests' load on a shared machine is not what it measures.
 /// </summary>
+[Collection(LatencyCollection.Name)]
 public sealed partial class SourceIsolationTests
 {
     private static readonly TimeSpan Outage = TimeSpan.FromSeconds(40);
@@ -139,4 +141,11 @@ public sealed partial class SourceIsolationTests
 
     [GeneratedRegex(@"Kafka bootstrap servers: (?<servers>\S+)")]
     private static partial Regex BootstrapPattern();
+}
+
+/// <summary>Tests that measure latency: not run in parallel with other tests.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class LatencyCollection
+{
+    public const string Name = "latency";
 }

@@ -194,6 +194,22 @@ public sealed class PublisherTests(KafkaFixture kafka)
     }
 
     [Fact]
+    public async Task Without_the_held_topic_a_delivering_source_is_not_held_up()
+    {
+        await using var harness = await PublisherHarness.CreateAsync(kafka);
+        for (var i = 0; i < 20; i++)
+        {
+            harness.Send($"nh{i}", $"p{i % 5}");
+        }
+
+        harness.Flush();
+        await harness.StartPublisherAsync(new Dictionary<string, string?> { ["CioSegment:Publisher:HeldTopic"] = kafka.UniqueName("no-such-held-topic") });
+        await harness.WaitForDeliveredAsync(20, Timeout);
+
+        Assert.Equal(20, harness.Segment.Delivered.Select(e => (string?)e["messageId"]).Distinct().Count());
+    }
+
+    [Fact]
     public async Task Offsets_are_not_committed_before_segment_accepts_so_a_killed_publisher_resends_the_same_message_ids()
     {
         await using var harness = await PublisherHarness.CreateAsync(kafka);
