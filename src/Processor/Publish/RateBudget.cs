@@ -82,7 +82,39 @@ public sealed class RateBudget(double maxPerSecond, TimeProvider time)
             wait = slot > now ? TimeSpan.FromSeconds((slot - now) / (double)time.TimestampFrequency) : TimeSpan.Zero;
         }
 
-        return wait > TimeSpan.Zero ? Task.Delay(wait, time, cancel) : Task.CompletedTask;
+        return wait > TimeSpan.Zero ? DelayAsync(wait, cancel) : Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// A delay on <see cref="TimeProvider"/> that completes on the thread that fires its timer or cancels it
+    /// (a cancelled <c>Task.Delay</c> resumes its awaiter on the thread pool): the publisher's loop cancels a
+    /// holding source's waits, and under a simulated clock everything then stays on one thread.
+    /// </summary>
+    private Task DelayAsync(TimeSpan wait, CancellationToken cancel)
+    {
+        var done = new TaskCompletionSource();
+        var registration = cancel.Register(() => done.TrySetCanceled(cancel));
+        ITimer? timer = null;
+        timer = time.CreateTimer(
+            _ =>
+            {
+                registration.Dispose();
+                timer?.Dispose();
+                done.TrySetResult();
+            },
+            null,
+            wait,
+            Timeout.InfiniteTimeSpan);
+        if (done.Task.IsCompleted)
+        {
+            timer.Dispose();
+        }
+        else
+        {
+            _ = done.Task.ContinueWith(static (_, t) => ((ITimer)t!).Dispose(), timer, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously | TaskContinuationOptions.OnlyOnCanceled, TaskScheduler.Default);
+        }
+
+        return done.Task;
     }
 
     private static double Floor(double ceiling) => Math.Min(0.5, ceiling);
