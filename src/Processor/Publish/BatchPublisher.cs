@@ -507,7 +507,9 @@ public sealed class BatchPublisher : IDisposable
     public void Shutdown(TimeSpan grace)
     {
         var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < grace && (_lanes.Values.Any(l => l.Open.Count > 0 || l.Ready.Count > 0 || l.Retry is { Count: > 0 } || l.InFlight)))
+        // Held-path lanes are not waited for: their events stay in the held topic, uncommitted, and the next
+        // owner reads them again; a source Segment still refuses would otherwise hold every shutdown for its grace.
+        while (deadline.Elapsed < grace && _lanes.Values.Any(l => !l.HeldPath && (l.Open.Count > 0 || l.Ready.Count > 0 || l.Retry is { Count: > 0 } || l.InFlight)))
         {
             Settle();
             Dispatch(force: true);
