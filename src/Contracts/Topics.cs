@@ -18,6 +18,9 @@ public static class Topics
     /// <summary>Track events of a source Segment refused or ignored for a while, parked by the publisher until it takes them again; partitioned like <see cref="SegmentTrack"/>.</summary>
     public const string SegmentHeld = "cio.segment.held";
 
+    /// <summary>One JSON record per Segment request of the publisher: source, events (messageIds and coordinates), attempt, status, path, time.</summary>
+    public const string SegmentDeliveries = "cio.segment.deliveries";
+
     /// <summary>Compacted changelog of the transformer's dedup state (same partition number as the input).</summary>
     public const string DedupChangelog = "cio.processor.dedup-changelog";
 
@@ -34,6 +37,7 @@ public static class Topics
         new(SegmentHeld, PartitionedLikeRaw: true),
         new(WebhooksDeadLetter, PartitionedLikeRaw: false),
         new(SegmentDeadLetter, PartitionedLikeRaw: false),
+        new(SegmentDeliveries, PartitionedLikeRaw: false),
     ];
 }
 

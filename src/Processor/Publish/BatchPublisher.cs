@@ -44,6 +44,7 @@ public sealed class BatchPublisher : IDisposable
     private readonly Dictionary<(string Source, int Lane, bool Held), Lane> _lanes = [];
     private readonly Dictionary<string, SourceDelivery> _deliveries = [];
     private readonly HeldEvents? _held;
+    private readonly DeliveryLog? _deliveryLog;
     private readonly HashSet<TopicPartition> _heldPaused = [];
     private int _heldBuffered;
     private long _heldBufferedBytes;
@@ -84,8 +85,10 @@ public sealed class BatchPublisher : IDisposable
         Func<Func<Task>, Task>? start = null,
         PublisherHealth? health = null,
         HeldEvents? held = null,
-        Func<string, int?>? partitionCount = null)
+        Func<string, int?>? partitionCount = null,
+        DeliveryLog? deliveries = null)
     {
+        _deliveryLog = deliveries;
         _held = held;
         _partitionCount = partitionCount;
         _consumer = consumer;
@@ -726,6 +729,7 @@ public sealed class BatchPublisher : IDisposable
                 Volatile.Write(ref lane.LastAttempt, _time.GetTimestamp());
                 var answer = await _client.SendAsync(source, batch, retry++, _options.RequestTimeout, token).ConfigureAwait(false);
                 delivery.Answered(wholeRequestFailure: answer.Verdict == BatchVerdict.Retry);
+                _deliveryLog?.Record(lane.Source, batch, answer.Status, retry - 1, lane.HeldPath, _time.GetUtcNow());
                 if (answer.Status == 429)
                 {
                     lane.Budget.Throttled();

@@ -25,6 +25,9 @@ public sealed class PublisherOptions
     [Required]
     public string GroupId { get; set; } = "cio-publisher";
 
+    /// <summary>Where each Segment request is logged (<see cref="DeliveryLog"/>); empty: no log.</summary>
+    public string DeliveriesTopic { get; set; } = Topics.SegmentDeliveries;
+
     /// <summary>Where a holding source's events are parked (partitioned like the sink topic, at least as many partitions).</summary>
     [Required]
     public string HeldTopic { get; set; } = Topics.SegmentHeld;

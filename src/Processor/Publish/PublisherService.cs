@@ -76,8 +76,9 @@ public sealed class PublisherService(
             int? PartitionCount(string topic) =>
                 metadata.GetMetadata(topic, TimeSpan.FromSeconds(5)).Topics.SingleOrDefault(t => t.Topic == topic && t.Error.Code == ErrorCode.NoError)?.Partitions.Count;
             var held = new HeldEvents(heldConsumer, heldProducer, new SegmentTrackRecordSerializer(registryClient), o.HeldTopic, o.RequestTimeout);
+            var deliveryLog = string.IsNullOrEmpty(o.DeliveriesTopic) ? null : new DeliveryLog(deadLetters, o.DeliveriesTopic, ProcessorTelemetry.Meter);
             var client = new SegmentBatchClient(httpClients.CreateClient(SegmentBatchClient.ClientName), endpoints, time);
-            using (publisher = new BatchPublisher(consumer, deadLetters, client, sources, o, ProcessorTelemetry.Meter, logger, time, health: health, held: held, partitionCount: PartitionCount))
+            using (publisher = new BatchPublisher(consumer, deadLetters, client, sources, o, ProcessorTelemetry.Meter, logger, time, health: health, held: held, partitionCount: PartitionCount, deliveries: deliveryLog))
             {
                 consumer.Subscribe(o.InputTopic);
                 logger.LogInformation("Publisher consuming {Input} in group {Group}; batches of up to {Events} events / {Bytes} bytes, linger {Linger}.", o.InputTopic, o.GroupId, o.MaxBatchEvents, o.MaxBatchBytes, o.Linger);

@@ -38,6 +38,7 @@ internal sealed class PublisherHarness : IAsyncDisposable
         Sink = kafka.UniqueName("sink");
         Dlq = kafka.UniqueName("segment-dlq");
         Held = kafka.UniqueName("segment-held");
+        Deliveries = kafka.UniqueName("segment-deliveries");
         Group = kafka.UniqueName("publisher");
         _producer = new ProducerBuilder<byte[]?, byte[]>(new ProducerConfig { BootstrapServers = kafka.BootstrapServers, Acks = Acks.All, EnableIdempotence = true }).Build();
     }
@@ -50,6 +51,8 @@ internal sealed class PublisherHarness : IAsyncDisposable
 
     public string Held { get; }
 
+    public string Deliveries { get; }
+
     /// <summary>The Schema Registry double's URL.</summary>
     public Uri RegistryUrl => _registry.Url;
 
@@ -61,6 +64,7 @@ internal sealed class PublisherHarness : IAsyncDisposable
         await kafka.CreateTopicAsync(harness.Sink, Partitions);
         await kafka.CreateTopicAsync(harness.Dlq, 1);
         await kafka.CreateTopicAsync(harness.Held, Partitions);
+        await kafka.CreateTopicAsync(harness.Deliveries, 1);
         return harness;
     }
 
@@ -78,6 +82,7 @@ internal sealed class PublisherHarness : IAsyncDisposable
             ["CioSegment:Publisher:DeadLetterTopic"] = Dlq,
             ["CioSegment:Publisher:GroupId"] = Group,
             ["CioSegment:Publisher:HeldTopic"] = Held,
+            ["CioSegment:Publisher:DeliveriesTopic"] = Deliveries,
             ["CioSegment:Publisher:HeldGroupId"] = Group + "-held",
             ["CioSegment:Publisher:Linger"] = "00:00:00.050",
             ["CioSegment:Publisher:RetryBaseDelay"] = "00:00:00.050",

@@ -210,6 +210,40 @@ public sealed class PublisherTests(KafkaFixture kafka)
     }
 
     [Fact]
+    public async Task Every_request_is_logged_with_its_events_attempt_and_answer()
+    {
+        await using var harness = await PublisherHarness.CreateAsync(kafka);
+        var answers = new Queue<SegmentAnswer>([new(503)]);
+        harness.Segment.Answer = _ => ValueTask.FromResult(answers.TryDequeue(out var a) ? a : SegmentAnswer.Ok);
+        harness.Send("log-1", "one-person");
+        harness.Send("log-2", "one-person");
+        harness.Flush();
+        await harness.StartPublisherAsync(new Dictionary<string, string?> { ["CioSegment:Publisher:Linger"] = "00:00:00.300" });
+        await harness.WaitForDeliveredAsync(2, Timeout);
+
+        var sink = Ingest.TopicReader.Read(kafka.BootstrapServers, harness.Sink, PublisherHarness.Partitions, 2, Timeout);
+        var log = Ingest.TopicReader.Read(kafka.BootstrapServers, harness.Deliveries, 1, 2, Timeout)
+            .Select(r => (Key: System.Text.Encoding.UTF8.GetString(r.Message.Key!), Json: System.Text.Json.Nodes.JsonNode.Parse(r.Message.Value!)!))
+            .ToList();
+        Assert.Equal([(503, 0), (200, 1)], log.Select(r => ((int)r.Json["status"]!, (int)r.Json["attempt"]!)));
+        Assert.All(log, r =>
+        {
+            Assert.Equal("acme", r.Key);
+            Assert.Equal("acme", (string?)r.Json["source"]);
+            Assert.Equal("sink", (string?)r.Json["path"]);
+            Assert.InRange(DateTimeOffset.Parse((string)r.Json["at"]!, System.Globalization.CultureInfo.InvariantCulture), DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddMinutes(1));
+            var events = r.Json["events"]!.AsArray();
+            Assert.Equal(["log-1", "log-2"], events.Select(e => (string?)e!["messageId"]));
+            Assert.All(events.Zip(sink.OrderBy(s => s.Offset.Value)), pair =>
+            {
+                Assert.Equal(harness.Sink, (string?)pair.First!["topic"]);
+                Assert.Equal(pair.Second.Partition.Value, (int)pair.First["partition"]!);
+                Assert.Equal(pair.Second.Offset.Value, (long)pair.First["offset"]!);
+            });
+        });
+    }
+
+    [Fact]
     public async Task Offsets_are_not_committed_before_segment_accepts_so_a_killed_publisher_resends_the_same_message_ids()
     {
         await using var harness = await PublisherHarness.CreateAsync(kafka);
