@@ -55,7 +55,7 @@ public sealed class SourceDelivery(string source, TimeProvider time)
         }
         else
         {
-            Interlocked.CompareExchange(ref _failingSince, time.GetTimestamp(), 0);
+            Interlocked.CompareExchange(ref _failingSince, Math.Max(1, time.GetTimestamp()), 0);   // 0 means "not failing"
         }
     }
 
