@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text;
-using CioSegment.Contracts;
 using CioSegment.DevDoubles.Segment;
 using CioSegment.IntegrationTests.Publish;
 
@@ -36,12 +35,7 @@ public sealed class DevHostPipelineTests
                 var body = Encoding.UTF8.GetBytes(
                     "{\"event_id\":\"dh-" + i + "\",\"object_type\":\"email\",\"metric\":\"delivered\",\"timestamp\":1700000000,"
                     + "\"data\":{\"delivery_id\":\"d" + i + "\",\"identifiers\":{\"id\":\"person-" + (i % 97) + "\"}}}");
-                var timestamp = WebhookSignature.Timestamp(DateTimeOffset.UtcNow);
-                using var request = new HttpRequestMessage(HttpMethod.Post, "/webhooks/customerio/acme") { Content = new ByteArrayContent(body) };
-                request.Headers.Add(WebhookSignature.TimestampHeader, timestamp);
-                request.Headers.Add(WebhookSignature.SignatureHeader, WebhookSignature.Sign("acme-key"u8, timestamp, body));
-                using var response = await http.SendAsync(request);
-                return response.StatusCode;
+                return await SignedWebhooks.PostAsync(http, "acme", "acme-key", body);
             }
             finally
             {

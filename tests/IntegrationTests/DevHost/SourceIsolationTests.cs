@@ -110,13 +110,8 @@ public sealed partial class SourceIsolationTests
         var body = Encoding.UTF8.GetBytes(
             "{\"event_id\":\"" + eventId + "\",\"object_type\":\"email\",\"metric\":\"delivered\",\"timestamp\":1700000000,"
             + "\"data\":{\"delivery_id\":\"d" + i + "\",\"identifiers\":{\"id\":\"" + source + "-person-" + (i % 30) + "\"}}}");
-        var timestamp = WebhookSignature.Timestamp(DateTimeOffset.UtcNow);
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/webhooks/customerio/" + source) { Content = new ByteArrayContent(body) };
-        request.Headers.Add(WebhookSignature.TimestampHeader, timestamp);
-        request.Headers.Add(WebhookSignature.SignatureHeader, WebhookSignature.Sign(Encoding.UTF8.GetBytes(source + "-signing"), timestamp, body));
         var at = Stopwatch.GetTimestamp();
-        using var response = await http.SendAsync(request, cancel);
-        if (response.StatusCode == HttpStatusCode.OK)
+        if (await SignedWebhooks.PostAsync(http, source, source + "-signing", body, cancel) == HttpStatusCode.OK)
         {
             sent["cio-" + eventId] = (source, at);
         }

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Net;
 using System.Runtime.InteropServices;
 using System.Text;
-using CioSegment.Contracts;
 using CioSegment.DevDoubles.Segment;
 
 namespace CioSegment.IntegrationTests.DevHost;
@@ -95,12 +94,7 @@ public sealed class SourceReloadTests
         var body = Encoding.UTF8.GetBytes(
             "{\"event_id\":\"reload-" + n + "\",\"object_type\":\"email\",\"metric\":\"opened\",\"timestamp\":1700000000,"
             + "\"data\":{\"delivery_id\":\"d" + n + "\",\"identifiers\":{\"id\":\"person-1\"}}}");
-        var timestamp = WebhookSignature.Timestamp(DateTimeOffset.UtcNow);
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/webhooks/customerio/" + source) { Content = new ByteArrayContent(body) };
-        request.Headers.Add(WebhookSignature.TimestampHeader, timestamp);
-        request.Headers.Add(WebhookSignature.SignatureHeader, WebhookSignature.Sign(Encoding.UTF8.GetBytes(signingKey), timestamp, body));
-        using var response = await http.SendAsync(request, cancel);
-        return response.StatusCode;
+        return await SignedWebhooks.PostAsync(http, source, signingKey, body, cancel);
     }
 
     private static async Task WaitAsync(Func<bool> done, string what, CancellationToken cancel)

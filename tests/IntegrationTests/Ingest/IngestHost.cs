@@ -1,6 +1,5 @@
 using System.Net.Http.Headers;
 using System.Text;
-using CioSegment.Contracts;
 using CioSegment.Ingest;
 using Confluent.Kafka;
 using Microsoft.AspNetCore.Builder;
@@ -63,11 +62,7 @@ internal sealed class IngestHost : IAsyncDisposable
     /// <summary>POSTs <paramref name="body"/> signed as Customer.io would.</summary>
     public Task<HttpResponseMessage> PostSignedAsync(byte[] body, string sourceId = SourceId, string key = SigningKey, string? timestamp = null)
     {
-        timestamp ??= WebhookSignature.Timestamp(DateTimeOffset.UtcNow);
-        var request = new HttpRequestMessage(HttpMethod.Post, $"/webhooks/customerio/{sourceId}") { Content = Json(body) };
-        request.Headers.Add(WebhookSignature.TimestampHeader, timestamp);
-        request.Headers.Add(WebhookSignature.SignatureHeader, WebhookSignature.Sign(Encoding.UTF8.GetBytes(key), timestamp, body));
-        return Client.SendAsync(request);
+        return Client.SendAsync(SignedWebhooks.Request(sourceId, key, body, timestamp));
     }
 
     public Task<HttpResponseMessage> PostSignedAsync(string body, string sourceId = SourceId) => PostSignedAsync(Encoding.UTF8.GetBytes(body), sourceId);

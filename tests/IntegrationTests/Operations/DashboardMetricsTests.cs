@@ -5,7 +5,6 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using CioSegment.Contracts;
 using CioSegment.DevDoubles.Segment;
 using CioSegment.IntegrationTests.DevHost;
 using CioSegment.IntegrationTests.Publish;
@@ -222,17 +221,8 @@ public sealed partial class DashboardMetricsTests
         + ",\"data\":{\"action_id\":16,\"campaign_id\":1,\"delivery_id\":\"" + eventId + "-delivery\",\"subject\":\"Ops\","
         + "\"recipient\":\"" + person + "@example.com\",\"identifiers\":{\"id\":\"" + person + "\",\"email\":\"" + person + "@example.com\"}}}";
 
-    private static async Task<HttpStatusCode> PostAsync(HttpClient client, string sourceId, string signingKey, string body, CancellationToken cancel)
-    {
-        var bytes = Encoding.UTF8.GetBytes(body);
-        var timestamp = WebhookSignature.Timestamp(DateTimeOffset.UtcNow);
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"/webhooks/customerio/{sourceId}") { Content = new ByteArrayContent(bytes) };
-        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
-        request.Headers.Add(WebhookSignature.TimestampHeader, timestamp);
-        request.Headers.Add(WebhookSignature.SignatureHeader, WebhookSignature.Sign(Encoding.UTF8.GetBytes(signingKey), timestamp, bytes));
-        using var response = await client.SendAsync(request, cancel);
-        return response.StatusCode;
-    }
+    private static Task<HttpStatusCode> PostAsync(HttpClient client, string sourceId, string signingKey, string body, CancellationToken cancel) =>
+        SignedWebhooks.PostAsync(client, sourceId, signingKey, Encoding.UTF8.GetBytes(body), cancel);
 
     /// <summary>Metric name → where it is used (dashboard panel titles, alert names).</summary>
     private static Dictionary<string, SortedSet<string>> UsedMetrics()
