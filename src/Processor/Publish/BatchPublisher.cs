@@ -164,39 +164,12 @@ public sealed class BatchPublisher : IDisposable
         }
 
         ResumeAfterRegistryWait();
-        ConsumeResult<byte[]?, SegmentTrackRecordView>? record = null;
-        try
-        {
-            // Paused partitions return nothing, but polling keeps the consumer in its group.
-            record = _consumer.Consume(pollTimeout);
-        }
-        catch (ConsumeException e) when (e.Error.Code is ErrorCode.Local_ValueDeserialization && IsRegistryUnavailable(e.InnerException))
-        {
-            // A temporary fault, not a bad record: read it again after a pause; nothing past it is committed
-            // meanwhile (it was never counted as consumed).
-            var tp = e.ConsumerRecord.TopicPartition;
-            _consumer.Seek(e.ConsumerRecord.TopicPartitionOffset);
-            _consumer.Pause([tp]);
-            _registryWait[tp] = TimestampAfter(_registryBackoff);
-            _metrics.RegistryErrors.Add(1);
-            _logger.LogWarning(e.InnerException, "The Schema Registry did not answer for a sink record of {Partition} at offset {Offset}; reading it again in {Delay}.", tp, e.ConsumerRecord.Offset, _registryBackoff);
-            _registryBackoff = TimeSpan.FromTicks(Math.Min(_registryBackoff.Ticks * 2, _options.RetryMaxDelay.Ticks));
-        }
-        catch (ConsumeException e) when (e.Error.Code is ErrorCode.Local_ValueDeserialization or ErrorCode.Local_KeyDeserialization)
-        {
-            // Never lose it silently: the consumer has moved past it, so park it with the reason.
-            var raw = e.ConsumerRecord;
-            var origin = raw.TopicPartitionOffset;
-            _progress.Consumed(origin);
-            var pending = new PendingEvent(origin, "", "", raw.Message.Key, raw.Message.Value ?? [], raw.Message.Headers ?? []);
-            Hold(pending);
-            DeadLetter([pending], DeadLetterReasons.InvalidSinkRecord, e.Error.Reason, lane: null);
-        }
 
-        if (record is { IsPartitionEOF: false, Message: not null })
+        // Paused partitions return nothing, but polling keeps the consumer in its group.
+        if (Consume(_consumer, pollTimeout, held: false, out _) is { } record)
         {
             _registryBackoff = _options.RetryBaseDelay;
-            Accept(record);
+            Accept(record, held: false);
         }
 
         ConsumeHeld();
@@ -228,48 +201,61 @@ public sealed class BatchPublisher : IDisposable
 
         for (var i = 0; i < 500; i++)
         {
-            ConsumeResult<byte[]?, SegmentTrackRecordView>? record;
-            try
+            if (Consume(_held.Consumer, TimeSpan.Zero, held: true, out var unreadable) is { } record)
             {
-                record = _held.Consumer.Consume(TimeSpan.Zero);
+                Accept(record, held: true);
             }
-            catch (ConsumeException e) when (e.Error.Code is ErrorCode.Local_ValueDeserialization && IsRegistryUnavailable(e.InnerException))
-            {
-                var tp = e.ConsumerRecord.TopicPartition;
-                _held.Consumer.Seek(e.ConsumerRecord.TopicPartitionOffset);
-                _held.Consumer.Pause([tp]);
-                _registryWait[tp] = TimestampAfter(_registryBackoff);
-                _metrics.RegistryErrors.Add(1);
-                return;
-            }
-            catch (ConsumeException e) when (e.Error.Code is ErrorCode.Local_ValueDeserialization or ErrorCode.Local_KeyDeserialization)
-            {
-                var raw = e.ConsumerRecord;
-                _held.Unreadable(raw.TopicPartitionOffset);
-                var unreadable = new PendingEvent(raw.TopicPartitionOffset, "", "", raw.Message.Key, raw.Message.Value ?? [], raw.Message.Headers ?? []);
-                Hold(unreadable);
-                DeadLetter([unreadable], DeadLetterReasons.InvalidSinkRecord, e.Error.Reason, lane: null);
-                continue;
-            }
-
-            if (record is not { IsPartitionEOF: false, Message: not null })
+            else if (!unreadable)
             {
                 return;
             }
-
-            var view = record.Message.Value;
-            var pending = new PendingEvent(record.TopicPartitionOffset, view.SourceId, view.MessageId, record.Message.Key, view.TrackJson, record.Message.Headers, view.ReceivedAtMs, view.PersonKey, view.Event);
-            MessagingTelemetry.Consumed(record.Topic, _options.HeldGroupId);
-            _held.Read(view.SourceId, record.TopicPartitionOffset);
-            Hold(pending);
-            if (!_sources.TryGetIncludingRemoved(view.SourceId, out _))
-            {
-                DeadLetter([pending], DeadLetterReasons.UnknownSource, "No source is configured under the record's source id.", lane: null);
-                continue;
-            }
-
-            Enqueue(pending, held: true);
         }
+    }
+
+    /// <summary>
+    /// One record of the sink topic or, with <paramref name="held"/>, of the held topic. A record the Schema
+    /// Registry could not decode because it did not answer is a temporary fault, not a bad record: it is read
+    /// again after a pause, and nothing past it is committed meanwhile (it was never counted as consumed). A
+    /// record that cannot be read at all is never lost silently: the consumer has moved past it, so it is
+    /// dead-lettered with the reason (<paramref name="unreadable"/>).
+    /// </summary>
+    private ConsumeResult<byte[]?, SegmentTrackRecordView>? Consume(IConsumer<byte[]?, SegmentTrackRecordView> consumer, TimeSpan timeout, bool held, out bool unreadable)
+    {
+        unreadable = false;
+        try
+        {
+            return consumer.Consume(timeout) is { IsPartitionEOF: false, Message: not null } record ? record : null;
+        }
+        catch (ConsumeException e) when (e.Error.Code is ErrorCode.Local_ValueDeserialization && IsRegistryUnavailable(e.InnerException))
+        {
+            var tp = e.ConsumerRecord.TopicPartition;
+            consumer.Seek(e.ConsumerRecord.TopicPartitionOffset);
+            consumer.Pause([tp]);
+            _registryWait[tp] = TimestampAfter(_registryBackoff);
+            _metrics.RegistryErrors.Add(1);
+            _logger.LogWarning(e.InnerException, "The Schema Registry did not answer for a record of {Partition} at offset {Offset}; reading it again in {Delay}.", tp, e.ConsumerRecord.Offset, _registryBackoff);
+            _registryBackoff = TimeSpan.FromTicks(Math.Min(_registryBackoff.Ticks * 2, _options.RetryMaxDelay.Ticks));
+        }
+        catch (ConsumeException e) when (e.Error.Code is ErrorCode.Local_ValueDeserialization or ErrorCode.Local_KeyDeserialization)
+        {
+            var raw = e.ConsumerRecord;
+            var origin = raw.TopicPartitionOffset;
+            if (held)
+            {
+                _held!.Unreadable(origin);
+            }
+            else
+            {
+                _progress.Consumed(origin);
+            }
+
+            var pending = new PendingEvent(origin, "", "", raw.Message.Key, raw.Message.Value ?? [], raw.Message.Headers ?? []);
+            Hold(pending);
+            DeadLetter([pending], DeadLetterReasons.InvalidSinkRecord, e.Error.Reason, lane: null);
+            unreadable = true;
+        }
+
+        return null;
     }
 
     /// <summary>Moves each source between delivering and holding (<see cref="SourceDelivery"/>), and logs it.</summary>
@@ -536,12 +522,21 @@ public sealed class BatchPublisher : IDisposable
 
     public void Dispose() => _abandon.Dispose();
 
-    private void Accept(ConsumeResult<byte[]?, SegmentTrackRecordView> record)
+    /// <summary>A record of the sink topic or, with <paramref name="held"/>, of the held topic, into its source's lanes (or dead-lettered when no source has its id).</summary>
+    private void Accept(ConsumeResult<byte[]?, SegmentTrackRecordView> record, bool held)
     {
         var view = record.Message.Value;
         var pending = new PendingEvent(record.TopicPartitionOffset, view.SourceId, view.MessageId, record.Message.Key, view.TrackJson, record.Message.Headers, view.ReceivedAtMs, view.PersonKey, view.Event);
-        MessagingTelemetry.Consumed(record.Topic, _options.GroupId);
-        _progress.Consumed(record.TopicPartitionOffset);
+        MessagingTelemetry.Consumed(record.Topic, held ? _options.HeldGroupId : _options.GroupId);
+        if (held)
+        {
+            _held!.Read(view.SourceId, record.TopicPartitionOffset);
+        }
+        else
+        {
+            _progress.Consumed(record.TopicPartitionOffset);
+        }
+
         Hold(pending);
         if (!_sources.TryGetIncludingRemoved(view.SourceId, out _))
         {
@@ -549,7 +544,7 @@ public sealed class BatchPublisher : IDisposable
             return;
         }
 
-        Enqueue(pending, held: false);
+        Enqueue(pending, held);
     }
 
     /// <summary>
