@@ -94,10 +94,7 @@ public static class Sources
     /// </summary>
     public static IConfigurationManager AddSettingsDirectories(this IConfigurationManager configuration)
     {
-        var directories = (configuration[SettingsDirectoriesKey] ?? "")
-            .Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
-            .Select(Path.GetFullPath);
-        foreach (var directory in directories)
+        foreach (var directory in SettingsDirectories(configuration))
         {
             if (configuration.Sources.OfType<SettingsDirectorySource>().Any(s => s.Directory == directory))
             {
@@ -136,6 +133,12 @@ public static class Sources
         return configuration;
     }
 
+    /// <summary>The full paths of <c>CioSegment:SettingsDirectories</c>.</summary>
+    internal static IEnumerable<string> SettingsDirectories(IConfiguration configuration) =>
+        (configuration[SettingsDirectoriesKey] ?? "")
+            .Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            .Select(Path.GetFullPath);
+
     private sealed class SettingsDirectorySource(string directory) : KeyPerFileConfigurationSource
     {
         public string Directory { get; } = directory;
@@ -156,9 +159,7 @@ internal sealed partial class SourceCatalogReloader : IHostedService, IDisposabl
 
     public SourceCatalogReloader(IOptionsMonitor<ConfiguredSources> monitor, SourceCatalog catalog, ILogger<SourceCatalogReloader> logger, IMeterFactory meters, IConfiguration configuration)
     {
-        _directories = string.Join(", ", (configuration[Sources.SettingsDirectoriesKey] ?? "")
-            .Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
-            .Select(Path.GetFullPath));
+        _directories = string.Join(", ", Sources.SettingsDirectories(configuration));
         _monitor = monitor;
         _catalog = catalog;
         _logger = logger;

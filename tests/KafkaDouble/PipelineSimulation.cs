@@ -251,39 +251,29 @@ internal sealed class PipelineSimulation(int seed)
     {
         HashSet<string>? dead = null;
         HashSet<string>? parked = null;
-        foreach (var tp in _cluster.PartitionsOf(TransformerProcess.Sink))
+        bool Stored(string id) => _segment.Stored.ContainsKey(id) || (dead ??= PublisherDeadLetters().Select(d => d.MessageId).ToHashSet()).Contains(id);
+        _ = CheckCommitted(TransformerProcess.Sink, PublisherProcess.GroupId, id => Stored(id) || (parked ??= HeldMessageIds().ToHashSet()).Contains(id), "which is not dead-lettered and not parked")
+            && CheckCommitted(PublisherProcess.Held, PublisherProcess.HeldGroupId, Stored, "and which is not dead-lettered");
+    }
+
+    /// <summary>Below <paramref name="group"/>'s committed offset of each partition of <paramref name="topic"/>, every sink record is <paramref name="settled"/>; false after the first violation.</summary>
+    private bool CheckCommitted(string topic, string group, Func<string, bool> settled, string otherwise)
+    {
+        foreach (var tp in _cluster.PartitionsOf(topic))
         {
-            var committed = _cluster.Committed(PublisherProcess.GroupId, tp).Value;
+            var committed = _cluster.Committed(group, tp).Value;
             foreach (var entry in _cluster.CommittedEntries(tp).Where(e => e.Offset < committed))
             {
                 var id = SinkRecords.Read(entry.Message!.Value!).MessageId;
-                if (_segment.Stored.ContainsKey(id)
-                    || (dead ??= PublisherDeadLetters().Select(d => d.MessageId).ToHashSet()).Contains(id)
-                    || (parked ??= HeldMessageIds().ToHashSet()).Contains(id))
+                if (!settled(id))
                 {
-                    continue;
+                    Violations.Add($"publisher: {group}'s committed offset {committed} of {tp} passes {id} (offset {entry.Offset}), which Segment never stored {otherwise}");
+                    return false;
                 }
-
-                Violations.Add($"publisher: committed offset {committed} of {tp} passes {id} (offset {entry.Offset}), which Segment never stored, which is not dead-lettered and not parked");
-                return;
             }
         }
 
-        foreach (var tp in _cluster.PartitionsOf(PublisherProcess.Held))
-        {
-            var committed = _cluster.Committed(PublisherProcess.HeldGroupId, tp).Value;
-            foreach (var entry in _cluster.CommittedEntries(tp).Where(e => e.Offset < committed))
-            {
-                var id = SinkRecords.Read(entry.Message!.Value!).MessageId;
-                if (_segment.Stored.ContainsKey(id) || (dead ??= PublisherDeadLetters().Select(d => d.MessageId).ToHashSet()).Contains(id))
-                {
-                    continue;
-                }
-
-                Violations.Add($"publisher: held committed offset {committed} of {tp} passes {id} (offset {entry.Offset}), which Segment never stored and which is not dead-lettered");
-                return;
-            }
-        }
+        return true;
     }
 
     /// <summary>What is left: each publisher's buffer, and each sink and held partition's committed offset against its end.</summary>
@@ -308,19 +298,16 @@ internal sealed class PipelineSimulation(int seed)
             return false;
         }
 
-        foreach (var tp in _cluster.PartitionsOf(TransformerProcess.Sink))
-        {
-            var committed = _cluster.Committed(PublisherProcess.GroupId, tp);
-            if (_cluster.ReadNext(tp, Math.Max(0, committed.Value), IsolationLevel.ReadCommitted, out _) is not null)
-            {
-                return false;
-            }
-        }
+        // Everything read and committed, the parked events too.
+        return FullyCommitted(TransformerProcess.Sink, PublisherProcess.GroupId) && FullyCommitted(PublisherProcess.Held, PublisherProcess.HeldGroupId);
+    }
 
-        // Everything parked was delivered and its held offsets committed.
-        foreach (var tp in _cluster.PartitionsOf(PublisherProcess.Held))
+    /// <summary>No committed record of <paramref name="topic"/> lies past <paramref name="group"/>'s committed offsets.</summary>
+    private bool FullyCommitted(string topic, string group)
+    {
+        foreach (var tp in _cluster.PartitionsOf(topic))
         {
-            var committed = _cluster.Committed(PublisherProcess.HeldGroupId, tp);
+            var committed = _cluster.Committed(group, tp);
             if (_cluster.ReadNext(tp, Math.Max(0, committed.Value), IsolationLevel.ReadCommitted, out _) is not null)
             {
                 return false;

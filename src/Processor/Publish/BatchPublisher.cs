@@ -341,7 +341,8 @@ public sealed class BatchPublisher : IDisposable
         _health.Report(stalled, stalledSource, hung, hungSource);
         var held = _held?.OutstandingBySource().ToDictionary(h => h.Source, h => h.Events) ?? [];
         _sourceSnapshot = _deliveries.Values
-            .Select(d => (d.Source, d.Mode == SourceMode.Holding, d.BufferedBytes, held.GetValueOrDefault(d.Source), Rate(d.Source).Ceiling, Rate(d.Source).Rate))
+            .Select(d => (Delivery: d, Budget: Rate(d.Source)))
+            .Select(s => (s.Delivery.Source, s.Delivery.Mode == SourceMode.Holding, s.Delivery.BufferedBytes, held.GetValueOrDefault(s.Delivery.Source), s.Budget.Ceiling, s.Budget.Rate))
             .ToList();
     }
 

@@ -200,10 +200,7 @@ public sealed class HeldEvents(
         lock (_lock)
         {
             OffsetsOf(source, origin.Partition.Value).Add(origin.Offset.Value);
-            if (_catchingUp.TryGetValue(origin.Partition.Value, out var end) && origin.Offset.Value + 1 >= end)
-            {
-                _catchingUp.Remove(origin.Partition.Value);
-            }
+            EndCatchUpAt(origin);
         }
     }
 
@@ -213,10 +210,7 @@ public sealed class HeldEvents(
         Progress.Consumed(origin);
         lock (_lock)
         {
-            if (_catchingUp.TryGetValue(origin.Partition.Value, out var end) && origin.Offset.Value + 1 >= end)
-            {
-                _catchingUp.Remove(origin.Partition.Value);
-            }
+            EndCatchUpAt(origin);
         }
     }
 
@@ -334,6 +328,15 @@ public sealed class HeldEvents(
 
         Consumer.Commit(offsets);
         Progress.MarkCommitted(offsets);
+    }
+
+    /// <summary>The record at <paramref name="origin"/> was read: its partition's catch-up ends when that was the last one seen at assignment. Under the lock.</summary>
+    private void EndCatchUpAt(TopicPartitionOffset origin)
+    {
+        if (_catchingUp.TryGetValue(origin.Partition.Value, out var end) && origin.Offset.Value + 1 >= end)
+        {
+            _catchingUp.Remove(origin.Partition.Value);
+        }
     }
 
     private SortedSet<long> OffsetsOf(string source, int partition)
