@@ -21,6 +21,13 @@ public static class Topics
     /// <summary>One JSON record per Segment request of the publisher: source, events (messageIds and coordinates), attempt, status, path, time.</summary>
     public const string SegmentDeliveries = "cio.segment.deliveries";
 
+    /// <summary>
+    /// One small JSON record per raw webhook the transformer dropped on purpose (filtered by its source's
+    /// settings, or a duplicate), written in the same transaction as its offsets: with the sink and dead-letter
+    /// topics, every raw webhook's transform outcome is in Kafka. Read by the event inspector.
+    /// </summary>
+    public const string TransformOutcomes = "cio.webhooks.outcomes";
+
     /// <summary>Compacted changelog of the transformer's dedup state (same partition number as the input).</summary>
     public const string DedupChangelog = "cio.processor.dedup-changelog";
 
@@ -36,6 +43,7 @@ public static class Topics
         new(SegmentTrack, PartitionedLikeRaw: true),
         new(SegmentHeld, PartitionedLikeRaw: true),
         new(WebhooksDeadLetter, PartitionedLikeRaw: false),
+        new(TransformOutcomes, PartitionedLikeRaw: false),
         new(SegmentDeadLetter, PartitionedLikeRaw: false),
         new(SegmentDeliveries, PartitionedLikeRaw: false),
     ];

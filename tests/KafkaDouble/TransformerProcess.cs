@@ -20,6 +20,7 @@ internal sealed class TransformerProcess : IDisposable
     public const string Sink = "sink";
     public const string Dlq = "dlq";
     public const string Changelog = "changelog";
+    public const string Outcomes = "outcomes";
 
     /// <summary>The write key of <see cref="DefaultSources"/>' one source.</summary>
     public const string WriteKey = "w";
@@ -68,6 +69,7 @@ internal sealed class TransformerProcess : IDisposable
         SinkTopic = Sink,
         DeadLetterTopic = Dlq,
         ChangelogTopic = Changelog,
+        OutcomesTopic = Outcomes,
         GroupId = "cio-transformer-test",
         ProcessingGuarantee = guarantee,
         CommitEveryRecords = commitEvery,
@@ -79,7 +81,7 @@ internal sealed class TransformerProcess : IDisposable
     public static KafkaCluster Cluster(int partitions = 2)
     {
         var cluster = new KafkaCluster();
-        foreach (var topic in new[] { Raw, Sink, Dlq, Changelog })
+        foreach (var topic in new[] { Raw, Sink, Dlq, Changelog, Outcomes })
         {
             cluster.CreateTopic(topic, partitions);
         }

@@ -55,6 +55,8 @@ create cio.segment.held "$PARTITIONS" --config retention.ms=$((14 * DAY_MS))
 # Dead letters: 30 days to look at them and replay.
 create cio.webhooks.dlq "$DLQ_PARTITIONS" --config retention.ms=$((30 * DAY_MS))
 create cio.segment.dlq "$DLQ_PARTITIONS" --config retention.ms=$((30 * DAY_MS))
+# One small record per webhook the transformer dropped on purpose (filtered, duplicate), for the event inspector.
+create cio.webhooks.outcomes "$DLQ_PARTITIONS" --config retention.ms=$((3 * DAY_MS))
 # One record per Segment request (source, events, attempt, status): what became of an event at Segment.
 create cio.segment.deliveries "$DLQ_PARTITIONS" --config retention.ms=$((3 * DAY_MS))
 

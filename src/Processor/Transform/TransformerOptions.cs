@@ -31,6 +31,9 @@ public sealed class TransformerOptions
     [Required]
     public string DeadLetterTopic { get; set; } = Topics.WebhooksDeadLetter;
 
+    /// <summary>Where filtered and deduplicated webhooks are recorded (<see cref="Topics.TransformOutcomes"/>); empty: not recorded.</summary>
+    public string OutcomesTopic { get; set; } = Topics.TransformOutcomes;
+
     [Required]
     public string ChangelogTopic { get; set; } = Topics.DedupChangelog;
 

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics.Metrics;
 using System.Text;
+using System.Text.Json;
 using CioSegment.Contracts;
 using CioSegment.Mapping;
 using CioSegment.Mapping.Settings;
@@ -82,8 +83,7 @@ public sealed class WebhookTransformer
         var result = _mapper.Map(body, in parsed, settings, receivedAt, _track);
         if (result.Outcome == MapOutcome.Skipped)
         {
-            Count(TransformOutcome.Filtered, result.SkipReason.Code());
-            return TransformOutcome.Filtered;
+            return Dropped(record, sourceId, TransformOutcome.Filtered, result.SkipReason.Code(), output);
         }
 
         // Retry dedup: the same event_id (or, without one, the same body) for this source. A dead letter
@@ -93,8 +93,7 @@ public sealed class WebhookTransformer
         var replayed = message.Headers.TryGetLastBytes(HeaderNames.ReplayedFrom, out _);
         if (!replayed && state.Contains(partition, eventKey, nowMs))
         {
-            Count(TransformOutcome.Deduplicated, "event_id");
-            return TransformOutcome.Deduplicated;
+            return Dropped(record, sourceId, TransformOutcome.Deduplicated, "event_id", output);
         }
 
         if (result.Outcome == MapOutcome.Failed)
@@ -111,8 +110,7 @@ public sealed class WebhookTransformer
             firstKey = DedupKey.ForFirst(sourceId, deliveryId.Content(body), parsed[WebhookField.Metric].Content(body));
             if (state.Contains(partition, firstKey.Value, nowMs))
             {
-                Count(TransformOutcome.Deduplicated, "send_frequency_first");
-                return TransformOutcome.Deduplicated;
+                return Dropped(record, sourceId, TransformOutcome.Deduplicated, "send_frequency_first", output);
             }
         }
 
@@ -145,6 +143,33 @@ public sealed class WebhookTransformer
         }
 
         return TransformOutcome.Mapped;
+    }
+
+    /// <summary>
+    /// A webhook dropped on purpose: counted, and recorded on <see cref="TransformerOptions.OutcomesTopic"/> as
+    /// <c>{"source","outcome","reason","partition","offset"}</c> (the raw record's coordinates), keyed like it.
+    /// </summary>
+    private TransformOutcome Dropped(ConsumeResult<byte[]?, byte[]> record, string sourceId, TransformOutcome outcome, string reason, List<OutboundRecord> output)
+    {
+        Count(outcome, reason);
+        if (!string.IsNullOrEmpty(_options.OutcomesTopic))
+        {
+            var buffer = new ArrayBufferWriter<byte>(160);
+            using (var json = new Utf8JsonWriter(buffer))
+            {
+                json.WriteStartObject();
+                json.WriteString("source"u8, sourceId);
+                json.WriteString("outcome"u8, OutcomeName(outcome));
+                json.WriteString("reason"u8, reason);
+                json.WriteNumber("partition"u8, record.Partition.Value);
+                json.WriteNumber("offset"u8, record.Offset.Value);
+                json.WriteEndObject();
+            }
+
+            output.Add(new OutboundRecord(_options.OutcomesTopic, null, record.Message.Key, buffer.WrittenSpan.ToArray(), []));
+        }
+
+        return outcome;
     }
 
     private TransformOutcome DeadLetter(ConsumeResult<byte[]?, byte[]> record, string reason, string detail, List<OutboundRecord> output)

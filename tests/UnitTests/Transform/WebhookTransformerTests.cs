@@ -62,7 +62,9 @@ public class WebhookTransformerTests
         Assert.Equal(TransformOutcome.Mapped, transformer.Process(Record(body), state, []));
         var again = new List<OutboundRecord>();
         Assert.Equal(TransformOutcome.Deduplicated, transformer.Process(Record(body, offset: 1), state, again));
-        Assert.Empty(again);
+        var outcome = Assert.Single(again);
+        Assert.Equal(Topics.TransformOutcomes, outcome.Topic);
+        Assert.Contains("\"outcome\":\"deduplicated\",\"reason\":\"event_id\",\"partition\":0,\"offset\":1", Encoding.UTF8.GetString(outcome.Value!), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -86,9 +88,22 @@ public class WebhookTransformerTests
     }
 
     [Fact]
-    public void Events_the_settings_filter_out_produce_nothing()
+    public void Events_the_settings_filter_out_produce_only_their_outcome_record()
     {
         var transformer = Transformer(Sources(enabled: ["sms.*"]));
+        var output = new List<OutboundRecord>();
+        var record = Record(Mapping.Webhook("email", "opened").ToJsonString(), partition: 2, offset: 41);
+        Assert.Equal(TransformOutcome.Filtered, transformer.Process(record, new DedupStore(), output));
+        var outcome = Assert.Single(output);
+        Assert.Equal(Topics.TransformOutcomes, outcome.Topic);
+        Assert.Equal(record.Message.Key, outcome.Key);
+        Assert.Equal("""{"source":"acme","outcome":"filtered","reason":"event_not_enabled","partition":2,"offset":41}""", Encoding.UTF8.GetString(outcome.Value!));
+    }
+
+    [Fact]
+    public void Without_an_outcomes_topic_filtered_events_produce_nothing()
+    {
+        var transformer = Transformer(Sources(enabled: ["sms.*"]), new TransformerOptions { SinkTopic = "sink", DeadLetterTopic = "dlq", OutcomesTopic = "" });
         var output = new List<OutboundRecord>();
         Assert.Equal(TransformOutcome.Filtered, transformer.Process(Record(Mapping.Webhook("email", "opened").ToJsonString()), new DedupStore(), output));
         Assert.Empty(output);
