@@ -7,6 +7,7 @@ using CioSegment.Processor;
 using CioSegment.Processor.Transform;
 using CioSegment.DevHost;
 using CioSegment.Ingest;
+using CioSegment.Inspector;
 using CioSegment.Mapping.Settings;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -54,12 +55,18 @@ builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
     [$"{SchemaRegistryOptions.SectionName}:{nameof(SchemaRegistryOptions.Url)}"] = registry.Url.ToString(),
     [$"{TransformerOptions.SectionName}:{nameof(TransformerOptions.ProcessingGuarantee)}"] = nameof(ProcessingGuarantee.AtLeastOnce),
     [$"{TransformerOptions.SectionName}:{nameof(TransformerOptions.TransactionalId)}"] = "cio-devhost-transformer",
+
+    // The event inspector, without sign-in: it refuses to start if the DevHost listens beyond loopback. Its
+    // index is of this run's broker only, so it starts empty every time.
+    [$"{InspectorOptions.SectionName}:{nameof(InspectorOptions.AllowAnonymousOnLoopback)}"] = "true",
+    [$"{InspectorOptions.SectionName}:{nameof(InspectorOptions.DatabasePath)}"] = InspectorIndexFile(devOptions),
 });
 
 builder.AddIngest();
 builder.AddTransformer();
 builder.Services.AddSingleton<CioSegment.Processor.Publish.ISegmentEndpoints, LocalCaptureEndpoints>();
 builder.AddPublisher();
+builder.AddInspector();
 builder.AddTelemetry("cio-devhost");
 builder.Services.Configure<DevHostOptions>(builder.Configuration.GetSection(DevHostOptions.SectionName));
 builder.Services.AddSingleton(sp => new SegmentStandIn(
@@ -73,6 +80,7 @@ if (devOptions.TailTopics)
 var app = builder.Build();
 app.MapIngest();
 app.MapTelemetry();
+app.MapInspector();
 var capture = app.Services.GetRequiredService<SegmentStandIn>();
 capture.Map(app, LocalCaptureEndpoints.BasePath);
 
@@ -86,6 +94,7 @@ app.Lifetime.ApplicationStarted.Register(() =>
     log.LogInformation("Ingest: {Address}{Route}", address, WebhookEndpoint.Route);
     log.LogInformation("Transformer: {Raw} -> {Sink} (dead letters: {Dlq}), at-least-once because the embedded broker has no faithful transactions; schema registry double at {Registry}", Topics.RawWebhooks, Topics.SegmentTrack, Topics.WebhooksDeadLetter, registry.Url);
     log.LogInformation("Publisher: {Sink} -> Segment batches per source (dead letters: {Dlq})", Topics.SegmentTrack, Topics.SegmentDeadLetter);
+    log.LogInformation("Inspector: {Address}{Path}/ (what became of every webhook; no sign-in on loopback)", address, InspectorOptions.PathBase);
     log.LogInformation(
         "Segment stand-in: {Address}{Path}/v1/batch -> {File} (sources without SegmentEndpoint deliver here unless {Section}:SendToSegment=true)",
         address, LocalCaptureEndpoints.BasePath, capture.CaptureFile, DevHostOptions.SectionName);
@@ -101,3 +110,15 @@ app.Lifetime.ApplicationStarted.Register(() =>
 
 await app.RunAsync();
 return 0;
+
+static string InspectorIndexFile(DevHostOptions options)
+{
+    var path = Path.GetFullPath(Path.Combine(options.CaptureDirectory, "inspector.db"));
+    Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+    foreach (var file in new[] { path, path + "-wal", path + "-shm" })
+    {
+        File.Delete(file);
+    }
+
+    return path;
+}

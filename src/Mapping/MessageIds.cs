@@ -21,6 +21,37 @@ public static class MessageIds
 
     private static ReadOnlySpan<byte> Alphabet => "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"u8;
 
+    /// <summary>
+    /// Writes the messageId of a webhook (JSON string content, without quotes) into <paramref name="id"/>
+    /// (at least <see cref="MaxLength"/> + 2 bytes); returns its length.
+    /// </summary>
+    public static int Write(ReadOnlySpan<byte> body, JsonSlice eventId, Span<byte> id)
+    {
+        // Verbatim only when it is plain text: an event_id escaping a lone UTF-16 surrogate would make a
+        // messageId that strict JSON readers cannot read as a string, so it is hashed like an overlong one.
+        if (eventId.IsIdentifier && eventId.Content(body).Length <= MaxVerbatimEventIdBytes && IsText(body, eventId))
+        {
+            var content = eventId.Content(body);
+            "cio-"u8.CopyTo(id);
+            content.CopyTo(id[4..]);
+            return 4 + content.Length;
+        }
+
+        // No usable event_id: hash the body. An overlong one: hash it, so Segment still dedups it.
+        return WriteHashed(eventId.IsIdentifier ? eventId.Content(body) : body, id);
+    }
+
+    private static bool IsText(ReadOnlySpan<byte> body, JsonSlice slice)
+    {
+        if (!slice.Escaped)
+        {
+            return true;
+        }
+
+        Span<byte> scratch = stackalloc byte[MaxVerbatimEventIdBytes + 2];
+        return slice.TryCopyText(body, scratch, out _);
+    }
+
     /// <summary>Writes <c>cio-h-</c> + base32(SHA-256(<paramref name="source"/>))[..26] (32 bytes).</summary>
     public static int WriteHashed(ReadOnlySpan<byte> source, Span<byte> destination)
     {

@@ -236,7 +236,7 @@ public sealed class SegmentTrackMapper
         }
 
         o.Append(MessageIdMember);
-        _messageIdLength = WriteMessageId(body, webhook[WebhookField.EventId], _messageId);
+        _messageIdLength = MessageIds.Write(body, webhook[WebhookField.EventId], _messageId);
         o.Append(LastMessageId);
 
         Span<byte> time = stackalloc byte[EventTime.MaxFormattedBytes];
@@ -470,23 +470,6 @@ public sealed class SegmentTrackMapper
         _json.Append((byte)'"');
     }
 
-    /// <summary>Writes the messageId (JSON string content, without quotes) into <paramref name="id"/>; returns its length.</summary>
-    private static int WriteMessageId(ReadOnlySpan<byte> body, JsonSlice eventId, Span<byte> id)
-    {
-        // Verbatim only when it is plain text: an event_id escaping a lone UTF-16 surrogate would make a
-        // messageId that strict JSON readers cannot read as a string, so it is hashed like an overlong one.
-        if (eventId.IsIdentifier && eventId.Content(body).Length <= MessageIds.MaxVerbatimEventIdBytes && IsText(body, eventId))
-        {
-            var content = eventId.Content(body);
-            "cio-"u8.CopyTo(id);
-            content.CopyTo(id[4..]);
-            return 4 + content.Length;
-        }
-
-        // No usable event_id: hash the body. An overlong one: hash it, so Segment still dedups it.
-        return MessageIds.WriteHashed(eventId.IsIdentifier ? eventId.Content(body) : body, id);
-    }
-
     private static bool TryReadPart(ReadOnlySpan<byte> body, JsonSlice slice, string name, Span<byte> destination, out int length, out MapError error)
     {
         length = 0;
@@ -523,17 +506,6 @@ public sealed class SegmentTrackMapper
         }
 
         return true;
-    }
-
-    private static bool IsText(ReadOnlySpan<byte> body, JsonSlice slice)
-    {
-        if (!slice.Escaped)
-        {
-            return true;
-        }
-
-        Span<byte> scratch = stackalloc byte[MessageIds.MaxVerbatimEventIdBytes + 2];
-        return slice.TryCopyText(body, scratch, out _);
     }
 
     private static bool HasWord(ReadOnlySpan<byte> text)

@@ -13,6 +13,7 @@ namespace CioSegment.Processor.Replay;
 /// <param name="Stage">Whose dead letters: <see cref="WebhookTransformer.Stage"/> (raw webhooks, back to the raw topic) or <see cref="BatchPublisher.Stage"/> (track events Segment refused, back to the sink topic).</param>
 /// <param name="Since">Only dead letters written at or after this instant.</param>
 /// <param name="Until">Only dead letters written before this instant.</param>
+/// <param name="Only">Only the dead letters at these coordinates (the inspector's Replay button).</param>
 public sealed record ReplayRequest(
     string From,
     string To,
@@ -22,7 +23,8 @@ public sealed record ReplayRequest(
     bool DryRun,
     string Stage = WebhookTransformer.Stage,
     DateTimeOffset? Since = null,
-    DateTimeOffset? Until = null);
+    DateTimeOffset? Until = null,
+    IReadOnlyCollection<TopicPartitionOffset>? Only = null);
 
 /// <summary>What a replay did.</summary>
 public sealed record ReplayResult(long Read, long Matched, long Replayed, long BodyOmitted, IReadOnlyDictionary<string, long> ByReason);
@@ -134,6 +136,11 @@ public static class DeadLetterReplay
 
             var written = record.Message.Timestamp.UtcDateTime;
             if ((request.Since is { } since && written < since.UtcDateTime) || (request.Until is { } until && written >= until.UtcDateTime))
+            {
+                continue;
+            }
+
+            if (request.Only is { } only && !only.Contains(record.TopicPartitionOffset))
             {
                 continue;
             }
