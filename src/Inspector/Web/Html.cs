@@ -18,7 +18,7 @@ internal static class Html
     public static string Page(string title, string body, string? script = null)
     {
         var html = new StringBuilder(body.Length + 4096);
-        html.Append("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
+        html.Append("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><link rel=\"icon\" href=\"data:,\">");
         html.Append("<title>").Append(E(title)).Append(" · CioSegment inspector</title><link rel=\"stylesheet\" href=\"").Append(InspectorOptions.PathBase).Append("/inspector.css\"></head><body>");
         html.Append("<header><a class=\"brand\" href=\"").Append(InspectorOptions.PathBase).Append("/\">CioSegment inspector</a><nav>");
         html.Append("<a href=\"").Append(InspectorOptions.PathBase).Append("/\">Search</a>");
