@@ -28,6 +28,10 @@ Fully qualified app name; object names add a component suffix, so it is kept to 
 {{- printf "%s-processor" (include "ciosegment.fullname" .) }}
 {{- end }}
 
+{{- define "ciosegment.inspector.fullname" -}}
+{{- printf "%s-inspector" (include "ciosegment.fullname" .) }}
+{{- end }}
+
 {{- define "ciosegment.chart" -}}
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end }}
@@ -229,6 +233,14 @@ sources ConfigMap, mounted as files and reloaded by the pods without a restart.
 {{- with $v.schemaRegistry.basicAuthUserInfo }}
 {{- $_ := set $data "CioSegment__SchemaRegistry__BasicAuthUserInfo" . }}
 {{- end }}
+{{- if $v.inspector.enabled }}
+{{- with $v.inspector.auth.bearerToken }}
+{{- $_ := set $data "CioSegment__Inspector__BearerToken" . }}
+{{- end }}
+{{- with $v.inspector.auth.oidc.clientSecret }}
+{{- $_ := set $data "CioSegment__Inspector__Oidc__ClientSecret" . }}
+{{- end }}
+{{- end }}
 {{- range $key, $value := $v.extraSecretEnv }}
 {{- $_ := set $data $key (include "ciosegment.str" $value) }}
 {{- end }}
@@ -270,9 +282,25 @@ sources ConfigMap, mounted as files and reloaded by the pods without a restart.
 {{- if not (or $v.processor.transformer.enabled $v.processor.publisher.enabled) }}
 {{- fail "processor.transformer.enabled and processor.publisher.enabled are both false: the processor would do nothing" }}
 {{- end }}
+{{- if $v.inspector.enabled }}
+{{- $auth := $v.inspector.auth }}
+{{- if and $v.existingSecret (or $auth.bearerToken $auth.oidc.clientSecret) }}
+{{- fail "existingSecret is set: put the inspector's bearer token and OpenID Connect client secret into that Secret (keys CioSegment__Inspector__BearerToken, CioSegment__Inspector__Oidc__ClientSecret), not into inspector.auth" }}
+{{- end }}
+{{- if and (or $auth.oidc.authority $auth.oidc.clientId) (not (and $auth.oidc.authority $auth.oidc.clientId)) }}
+{{- fail "inspector.auth.oidc needs both authority and clientId (OpenID Connect sign-in is on only with both)" }}
+{{- end }}
+{{- if not (or $auth.bearerToken $v.existingSecret (and $auth.oidc.authority $auth.oidc.clientId)) }}
+{{- fail "inspector.enabled is true but the inspector has no sign-in: it shows personal data and refuses to start without one. Set inspector.auth.bearerToken (at least 32 characters; or the key CioSegment__Inspector__BearerToken of existingSecret) or inspector.auth.oidc.authority and inspector.auth.oidc.clientId" }}
+{{- end }}
+{{- end }}
 {{- end }}
 
-{{/* Pod-level settings shared by both components: (dict "root" $ "c" componentValues "component" name) */}}
+{{/*
+Pod-level settings shared by the components: (dict "root" $ "c" componentValues "component" name), optionally
+"settingsVolumes" false (no sources ConfigMap and Secret volumes: the inspector reads no settings files) and
+"extraVolumes" (a list of volumes).
+*/}}
 {{- define "ciosegment.podCommon" -}}
 {{- $root := .root }}
 {{- $c := .c -}}
@@ -315,10 +343,15 @@ volumes:
   - name: tmp
     emptyDir:
       sizeLimit: {{ $root.Values.tmpSizeLimit }}
+  {{- if or (not (hasKey . "settingsVolumes")) .settingsVolumes }}
   {{- include "ciosegment.settingsVolumes" $root | nindent 2 }}
+  {{- end }}
+  {{- with .extraVolumes }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
 {{- end }}
 
-{{/* Environment shared by both containers. */}}
+{{/* Environment shared by the containers. */}}
 {{- define "ciosegment.envCommon" -}}
 - name: POD_NAME
   valueFrom:
@@ -339,7 +372,7 @@ volumes:
 {{- end }}
 
 {{/*
-envFrom shared by both containers: the ConfigMap of settings fixed for a pod's life. The Secret and the
+envFrom shared by the containers: the ConfigMap of settings fixed for a pod's life. The Secret and the
 sources ConfigMap are mounted as files instead (ciosegment.settingsVolumes), so that sources can be added,
 changed and removed without a restart: environment variables never change in a running container.
 */}}
@@ -348,7 +381,7 @@ changed and removed without a restart: environment variables never change in a r
     name: {{ include "ciosegment.configMapName" . }}
 {{- end }}
 
-{{/* The settings volumes of both pods: the sources ConfigMap and the Secret, one file per key. */}}
+{{/* The settings volumes of the ingest and processor pods: the sources ConfigMap and the Secret, one file per key. */}}
 {{- define "ciosegment.settingsVolumes" -}}
 - name: settings-sources
   configMap:
@@ -372,7 +405,7 @@ changed and removed without a restart: environment variables never change in a r
 {{/*
 Pod annotations that roll the pods when a setting fixed for a pod's life changes: the ConfigMap, and the
 Secret's keys other than sources' (the Kafka and registry credentials). Source settings are left out:
-the pods reload them.
+the pods reload them. So are the inspector's credentials, which only the inspector reads.
 */}}
 {{- define "ciosegment.checksums" -}}
 checksum/config: {{ include "ciosegment.config" . | sha256sum }}
@@ -381,10 +414,64 @@ checksum/secret-name: {{ .Values.existingSecret | sha256sum }}
 {{- else }}
 {{- $fixed := dict }}
 {{- range $key, $value := include "ciosegment.secretData" . | fromYaml }}
-{{- if not (hasPrefix "CioSegment__Sources__" $key) }}
+{{- if not (or (hasPrefix "CioSegment__Sources__" $key) (hasPrefix "CioSegment__Inspector__" $key)) }}
 {{- $_ := set $fixed $key $value }}
 {{- end }}
 {{- end }}
 checksum/secret: {{ toYaml $fixed | sha256sum }}
+{{- end }}
+{{- end }}
+
+{{/*
+The Secret's keys the inspector takes as environment variables (secretKeyRef): it reads no settings files,
+and holds no source keys. A list of {key, optional}. From the chart's Secret every key but the sources';
+from existingSecret the ones it may hold, optional, except the bearer token when OpenID Connect is off.
+*/}}
+{{- define "ciosegment.inspector.secretKeys" -}}
+{{- $v := .Values }}
+{{- $keys := list }}
+{{- if $v.existingSecret }}
+{{- $oidc := and $v.inspector.auth.oidc.authority $v.inspector.auth.oidc.clientId }}
+{{- $keys = append $keys (dict "key" "CioSegment__Inspector__BearerToken" "optional" (not (not $oidc))) }}
+{{- if $oidc }}
+{{- $keys = append $keys (dict "key" "CioSegment__Inspector__Oidc__ClientSecret" "optional" true) }}
+{{- end }}
+{{- if $v.kafka.sasl.mechanism }}
+{{- $keys = append $keys (dict "key" "CioSegment__Kafka__Producer__sasl.password" "optional" true) }}
+{{- $keys = append $keys (dict "key" "CioSegment__Kafka__Consumer__sasl.password" "optional" true) }}
+{{- end }}
+{{- $keys = append $keys (dict "key" "CioSegment__SchemaRegistry__BasicAuthUserInfo" "optional" true) }}
+{{- else }}
+{{- range $key, $_ := include "ciosegment.secretData" . | fromYaml }}
+{{- if not (hasPrefix "CioSegment__Sources__" $key) }}
+{{- $keys = append $keys (dict "key" $key "optional" false) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- toYaml (dict "keys" $keys) }}
+{{- end }}
+
+{{/*
+The inspector pod's checksums: the ConfigMap's settings it reads (not the ingest's, transformer's, publisher's or
+the sources'), and the Secret's keys it takes. Its own settings are in its pod template already.
+*/}}
+{{- define "ciosegment.inspector.checksums" -}}
+{{- $config := dict }}
+{{- range $key, $value := include "ciosegment.config" . | fromYaml }}
+{{- if not (regexMatch "^CioSegment__(Ingest|Transformer|Publisher|SourceCatalog)__|^CioSegment__SettingsDirectories$" $key) }}
+{{- $_ := set $config $key $value }}
+{{- end }}
+{{- end -}}
+checksum/config: {{ toYaml $config | sha256sum }}
+{{- if .Values.existingSecret }}
+checksum/secret-name: {{ .Values.existingSecret | sha256sum }}
+{{- else }}
+{{- $taken := dict }}
+{{- range $key, $value := include "ciosegment.secretData" . | fromYaml }}
+{{- if not (hasPrefix "CioSegment__Sources__" $key) }}
+{{- $_ := set $taken $key $value }}
+{{- end }}
+{{- end }}
+checksum/secret: {{ toYaml $taken | sha256sum }}
 {{- end }}
 {{- end }}
