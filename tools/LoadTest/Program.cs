@@ -43,5 +43,10 @@ var key = new Option<string>("--key") { Description = "Webhook signing key.", Re
 var floorCommand = new Command("floor", "A bare Kestrel endpoint that checks the webhook signature and answers 200 (started by cpu as its own process).") { port, key };
 floorCommand.SetAction((parse, cancel) => FloorCommand.RunAsync(parse.GetValue(port), parse.GetValue(key)!, cancel));
 
-var root = new RootCommand("CioSegment load, crash and bad-input harness (loopback only).") { e2e, chaos, fuzz, simulate, cpu, floorCommand };
+var inspectorWebhooks = new Option<long>("--webhooks") { Description = "Webhooks to index (86 400 000: 24 h at 1 000/s).", DefaultValueFactory = _ => 1_000_000 };
+var inspectorFile = new Option<string>("--file") { Description = "The SQLite index file to create (replaced).", DefaultValueFactory = _ => ".local/inspector-bench.db" };
+var inspector = new Command("inspector", "The event inspector's index: indexing rate per CPU second on one thread, then search latencies at that size.") { inspectorWebhooks, inspectorFile };
+inspector.SetAction(parse => InspectorCommand.Run(parse.GetValue(inspectorWebhooks), parse.GetValue(inspectorFile)!));
+
+var root = new RootCommand("CioSegment load, crash and bad-input harness (loopback only).") { e2e, chaos, fuzz, simulate, cpu, floorCommand, inspector };
 return await root.Parse(args).InvokeAsync();

@@ -10,12 +10,21 @@ namespace CioSegment.IntegrationTests.Deploy;
 /// </summary>
 public sealed class HelmChartTests
 {
+    private const string InspectorValues = DeployTools.ChartPath + "/ci/inspector-values.yaml";
+    private const string InspectorDataPath = "/var/lib/ciosegment-inspector";
+    private static readonly string InspectorToken = "inspector-token-MARKER-" + new string('7', 20);
     private static readonly string[] Production = ["-f", DeployTools.ProductionValues];
+    private static readonly string[] Inspector = ["-f", InspectorValues];
     private static readonly string[] Default = [];
 
-    public static TheoryData<string> ValuesFiles => new() { "default", "production" };
+    public static TheoryData<string> ValuesFiles => new() { "default", "production", "inspector" };
 
-    private static string[] Args(string values) => values == "production" ? Production : Default;
+    private static string[] Args(string values) => values switch
+    {
+        "production" => Production,
+        "inspector" => Inspector,
+        _ => Default,
+    };
 
     [Theory]
     [MemberData(nameof(ValuesFiles))]
@@ -116,7 +125,7 @@ public sealed class HelmChartTests
         var render = await ValidRenderAsync(Args(values));
 
         var workloads = render.Objects.Where(o => (string?)o["kind"] is "Deployment" or "StatefulSet" or "DaemonSet" or "Job").ToList();
-        Assert.Equal(2, workloads.Count);
+        Assert.Equal(values == "inspector" ? 3 : 2, workloads.Count);
         foreach (var workload in workloads)
         {
             var pod = workload["spec"]!["template"]!["spec"]!;
@@ -350,10 +359,247 @@ public sealed class HelmChartTests
     }
 
     [Theory]
+    [InlineData("default")]
+    [InlineData("production")]
+    public async Task Inspector_is_off_by_default(string values)
+    {
+        var render = await ValidRenderAsync(Args(values));
+
+        Assert.DoesNotContain(render.Objects, o => Name(o).Contains("inspector", StringComparison.Ordinal) || (string?)o["metadata"]?["labels"]?["app.kubernetes.io/component"] == "inspector");
+        Assert.Empty(render.OfKind("PersistentVolumeClaim"));
+        Assert.DoesNotContain("Inspector", string.Join('\n', render.OfKind("Secret").Concat(render.OfKind("ConfigMap")).Select(o => o.ToJsonString())), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Inspector_with_a_bearer_token_is_one_recreated_pod_with_its_service_volume_probes_and_secret_reference()
+    {
+        var render = await ValidRenderAsync(["--set", "inspector.enabled=true", "--set", $"inspector.auth.bearerToken={InspectorToken}"]);
+
+        var deployment = Assert.Single(render.OfKind("Deployment"), d => Name(d) == $"{DeployTools.ReleaseName}-ciosegment-inspector");
+        var spec = deployment["spec"]!;
+        Assert.Equal(1, (int?)spec["replicas"]);
+        Assert.Equal("Recreate", (string?)spec["strategy"]!["type"]);
+        Assert.Null(spec["strategy"]!["rollingUpdate"]);
+        var pod = spec["template"]!["spec"]!;
+        var container = Assert.Single(pod["containers"]!.AsArray())!;
+
+        // Settings: its own as environment variables, Kafka and the registry from the shared ConfigMap like the processor's.
+        var env = container["env"]!.AsArray().ToDictionary(e => (string)e!["name"]!, e => e!);
+        Assert.Equal($"{InspectorDataPath}/inspector.db", (string?)env["CioSegment__Inspector__DatabasePath"]["value"]);
+        Assert.Equal("1.00:00:00", (string?)env["CioSegment__Inspector__Retention"]["value"]);
+        Assert.Equal("10000000", (string?)env["CioSegment__Inspector__MaxWebhooks"]["value"]);
+        Assert.Equal("false", (string?)env["CioSegment__Inspector__MaskEmails"]["value"]);
+        Assert.Equal("8080", (string?)env["ASPNETCORE_HTTP_PORTS"]["value"]);
+        Assert.False(env.ContainsKey("CioSegment__Inspector__Oidc__Authority"), "OpenID Connect is off");
+        var tokenRef = env["CioSegment__Inspector__BearerToken"]["valueFrom"]!["secretKeyRef"]!;
+        Assert.Equal($"{DeployTools.ReleaseName}-ciosegment-secrets", (string?)tokenRef["name"]);
+        Assert.Equal("CioSegment__Inspector__BearerToken", (string?)tokenRef["key"]);
+        Assert.NotEqual(true, (bool?)tokenRef["optional"]);
+        Assert.Null(env["CioSegment__Inspector__BearerToken"]["value"]);
+        Assert.Contains(container["envFrom"]!.AsArray(), e => (string?)e!["configMapRef"]?["name"] == $"{DeployTools.ReleaseName}-ciosegment-config");
+        Assert.DoesNotContain(container["envFrom"]!.AsArray(), e => e!["secretRef"] is not null);
+
+        // The index on a writable volume (an emptyDir without persistence), /tmp, a read-only root filesystem.
+        var mounts = container["volumeMounts"]!.AsArray().ToDictionary(m => (string)m!["mountPath"]!, m => (string)m!["name"]!);
+        var volumes = pod["volumes"]!.AsArray().ToDictionary(v => (string)v!["name"]!, v => v!);
+        Assert.NotNull(volumes[mounts[InspectorDataPath]]["emptyDir"]);
+        Assert.NotNull(volumes[mounts["/tmp"]]["emptyDir"]);
+        Assert.True((bool?)container["securityContext"]!["readOnlyRootFilesystem"]);
+        Assert.DoesNotContain(volumes.Values, v => v["secret"] is not null);   // it mounts no Secret: no source keys in this pod
+        Assert.Empty(render.OfKind("PersistentVolumeClaim"));
+
+        var port = Assert.Single(container["ports"]!.AsArray())!;
+        Assert.Equal(8080, (int?)port["containerPort"]);
+        foreach (var probe in new[] { "livenessProbe", "readinessProbe", "startupProbe" })
+        {
+            Assert.Equal("/health/live", (string?)container[probe]!["httpGet"]!["path"]);
+            Assert.Equal((string?)port["name"], (string?)container[probe]!["httpGet"]!["port"]);
+        }
+
+        var service = Assert.Single(render.OfKind("Service"), s => Name(s) == Name(deployment));
+        Assert.Equal("ClusterIP", (string?)service["spec"]!["type"]);
+        var servicePort = Assert.Single(service["spec"]!["ports"]!.AsArray())!;
+        Assert.Equal(8080, (int?)servicePort["port"]);
+        Assert.Equal((string?)port["name"], (string?)servicePort["targetPort"]);
+        Assert.Equal("cio-inspector", (string?)service["metadata"]!["labels"]!["ciosegment-metrics-job"]);
+        var podLabels = spec["template"]!["metadata"]!["labels"]!;
+        Assert.All(service["spec"]!["selector"]!.AsObject(), kv => Assert.Equal((string?)kv.Value, (string?)podLabels[kv.Key]));
+        Assert.All(spec["selector"]!["matchLabels"]!.AsObject(), kv => Assert.Equal((string?)kv.Value, (string?)podLabels[kv.Key]));
+
+        // The ingest and the processor stay as they were, the inspector selects only its own pod.
+        Assert.Equal("inspector", (string?)podLabels["app.kubernetes.io/component"]);
+        Assert.Single(render.OfKind("StatefulSet"));
+        Assert.Equal(2, render.OfKind("Deployment").Count());
+    }
+
+    [Fact]
+    public async Task Inspector_persistence_puts_the_index_on_a_claim()
+    {
+        var render = await ValidRenderAsync(["--set", "inspector.enabled=true", "--set", $"inspector.auth.bearerToken={InspectorToken}", "--set", "inspector.persistence.enabled=true", "--set", "inspector.persistence.storageClass=fast-ssd"]);
+
+        var claim = Assert.Single(render.OfKind("PersistentVolumeClaim"));
+        Assert.Equal(["ReadWriteOnce"], claim["spec"]!["accessModes"]!.AsArray().Select(m => (string?)m));
+        Assert.Equal("20Gi", (string?)claim["spec"]!["resources"]!["requests"]!["storage"]);
+        Assert.Equal("fast-ssd", (string?)claim["spec"]!["storageClassName"]);
+        var deployment = Assert.Single(render.OfKind("Deployment"), d => Name(d).EndsWith("-inspector", StringComparison.Ordinal));
+        Assert.Equal("Recreate", (string?)deployment["spec"]!["strategy"]!["type"]);   // a ReadWriteOnce claim: the old pod lets go first
+        var pod = deployment["spec"]!["template"]!["spec"]!;
+        var mount = Assert.Single(pod["containers"]![0]!["volumeMounts"]!.AsArray(), m => (string?)m!["mountPath"] == InspectorDataPath)!;
+        var volume = Assert.Single(pod["volumes"]!.AsArray(), v => (string?)v!["name"] == (string?)mount["name"])!;
+        Assert.Equal(Name(claim), (string?)volume["persistentVolumeClaim"]!["claimName"]);
+        Assert.Null(volume["emptyDir"]);
+
+        var defaultClass = await ValidRenderAsync(["--set", "inspector.enabled=true", "--set", $"inspector.auth.bearerToken={InspectorToken}", "--set", "inspector.persistence.enabled=true"]);
+        Assert.Null(Assert.Single(defaultClass.OfKind("PersistentVolumeClaim"))["spec"]!["storageClassName"]);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("inspector.auth.oidc.clientSecret=only-a-secret")]
+    [InlineData("inspector.auth.oidc.requireHttpsMetadata=false")]
+    public async Task Inspector_without_sign_in_fails_the_render(string? set)
+    {
+        var run = await DeployTools.TemplateAsync(["--set", "inspector.enabled=true", .. set is null ? Array.Empty<string>() : ["--set", set]]);
+
+        Assert.False(run.Succeeded, run.ToString());
+        Assert.Contains("the inspector has no sign-in: it shows personal data and refuses to start without one", run.Stderr, StringComparison.Ordinal);
+        Assert.Contains("inspector.auth.bearerToken", run.Stderr, StringComparison.Ordinal);
+        Assert.Contains("inspector.auth.oidc.authority and inspector.auth.oidc.clientId", run.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Inspector_signs_in_with_openid_connect_or_a_token_of_the_existing_secret()
+    {
+        var oidc = await ValidRenderAsync(["--set", "inspector.enabled=true", "--set", "inspector.auth.oidc.authority=https://login.example.com/realms/ops", "--set", "inspector.auth.oidc.clientId=cio-inspector", "--set", "networkPolicy.enabled=true"]);
+        var env = InspectorEnv(oidc);
+        Assert.Equal("https://login.example.com/realms/ops", (string?)env["CioSegment__Inspector__Oidc__Authority"]["value"]);
+        Assert.Equal("cio-inspector", (string?)env["CioSegment__Inspector__Oidc__ClientId"]["value"]);
+        Assert.Equal("true", (string?)env["CioSegment__Inspector__Oidc__RequireHttpsMetadata"]["value"]);
+        Assert.False(env.ContainsKey("CioSegment__Inspector__BearerToken"));
+        var policy = Assert.Single(oidc.OfKind("NetworkPolicy"), p => Name(p).EndsWith("-inspector", StringComparison.Ordinal));
+        Assert.Contains(policy["spec"]!["egress"]!.AsArray(), rule => rule!["ports"]!.AsArray().Any(p => (int?)p!["port"] == 443));   // the issuer
+
+        // With existingSecret the token is that Secret's key: required without OpenID Connect, optional with it.
+        var existing = InspectorEnv(await ValidRenderAsync(["--set", "inspector.enabled=true", "--set", "existingSecret=ops-secrets"]));
+        var tokenRef = existing["CioSegment__Inspector__BearerToken"]["valueFrom"]!["secretKeyRef"]!;
+        Assert.Equal("ops-secrets", (string?)tokenRef["name"]);
+        Assert.NotEqual(true, (bool?)tokenRef["optional"]);
+        var both = InspectorEnv(await ValidRenderAsync(["--set", "inspector.enabled=true", "--set", "existingSecret=ops-secrets", "--set", "inspector.auth.oidc.authority=https://login.example.com", "--set", "inspector.auth.oidc.clientId=c"]));
+        Assert.True((bool?)both["CioSegment__Inspector__BearerToken"]["valueFrom"]!["secretKeyRef"]!["optional"]);
+        Assert.True((bool?)both["CioSegment__Inspector__Oidc__ClientSecret"]["valueFrom"]!["secretKeyRef"]!["optional"]);
+    }
+
+    [Fact]
+    public async Task Inspector_credentials_appear_only_in_the_secret()
+    {
+        var secrets = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["inspector.auth.bearerToken"] = InspectorToken,
+            ["inspector.auth.oidc.clientSecret"] = "oidc-client-MARKER-3c9d",
+            ["kafka.sasl.password"] = "sasl-MARKER-a61f",
+        };
+        var args = secrets.SelectMany(s => new[] { "--set", $"{s.Key}={s.Value}" })
+            .Concat(["--set", "inspector.enabled=true", "--set", "inspector.auth.oidc.authority=https://login.example.com", "--set", "inspector.auth.oidc.clientId=c", "--set", "kafka.sasl.mechanism=PLAIN"])
+            .Concat(["--set", "sources.acme.webhookSigningKey=signing-MARKER-0d4e", "--set", "sources.acme.writeKey=write-MARKER-8b21"])
+            .ToArray();
+        var render = await ValidRenderAsync(args);
+
+        var secret = Assert.Single(render.OfKind("Secret"));
+        var data = secret["data"]!.AsObject();
+        Assert.Equal(Convert.ToBase64String(Encoding.UTF8.GetBytes(InspectorToken)), (string?)data["CioSegment__Inspector__BearerToken"]);
+        Assert.Equal(Convert.ToBase64String(Encoding.UTF8.GetBytes("oidc-client-MARKER-3c9d")), (string?)data["CioSegment__Inspector__Oidc__ClientSecret"]);
+        foreach (var value in secrets.Values)
+        {
+            var encoded = Convert.ToBase64String(Encoding.UTF8.GetBytes(value));
+            foreach (var other in render.Objects.Where(o => !ReferenceEquals(o, secret)))
+            {
+                var json = other.ToJsonString();
+                Assert.False(json.Contains(value, StringComparison.Ordinal) || json.Contains(encoded, StringComparison.Ordinal), $"{other["kind"]} {Name(other)} holds a secret value");
+            }
+        }
+
+        // The inspector takes its credentials, the Kafka password included, by reference; no source key reaches it.
+        var env = InspectorEnv(render);
+        foreach (var key in new[] { "CioSegment__Inspector__BearerToken", "CioSegment__Inspector__Oidc__ClientSecret", "CioSegment__Kafka__Producer__sasl.password", "CioSegment__Kafka__Consumer__sasl.password" })
+        {
+            Assert.Equal(key, (string?)env[key]["valueFrom"]!["secretKeyRef"]!["key"]);
+        }
+
+        var inspector = Assert.Single(render.OfKind("Deployment"), d => Name(d).EndsWith("-inspector", StringComparison.Ordinal));
+        Assert.DoesNotContain("CioSegment__Sources__", inspector.ToJsonString(), StringComparison.Ordinal);
+        foreach (var config in render.OfKind("ConfigMap"))
+        {
+            AssertNoSecretKeys(config);
+            Assert.DoesNotContain("Inspector", config.ToJsonString(), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Inspector_changes_roll_only_the_inspector()
+    {
+        static async Task<Dictionary<string, string>> PodTemplatesAsync(params string[] args) =>
+            (await ValidRenderAsync(args)).Objects.Where(o => (string?)o["kind"] is "Deployment" or "StatefulSet")
+                .ToDictionary(o => Name(o), o => o["spec"]!["template"]!.ToJsonString());
+        string[] on = ["--set", "inspector.enabled=true", "--set", $"inspector.auth.bearerToken={InspectorToken}"];
+        var inspector = $"{DeployTools.ReleaseName}-ciosegment-inspector";
+
+        var off = await PodTemplatesAsync();
+        var before = await PodTemplatesAsync(on);
+        Assert.Equal(off, before.Where(t => t.Key != inspector).ToDictionary());   // enabling it (and its token in the Secret) rolls no other pod
+
+        var rotated = await PodTemplatesAsync([.. on, "--set", $"inspector.auth.bearerToken={InspectorToken}-rotated"]);
+        var retention = await PodTemplatesAsync([.. on, "--set", "inspector.settings.retention=3.00:00:00"]);
+        foreach (var changed in new[] { rotated, retention })
+        {
+            Assert.NotEqual(before[inspector], changed[inspector]);
+            Assert.Equal(before.Where(t => t.Key != inspector), changed.Where(t => t.Key != inspector));
+        }
+
+        // A processor setting does not restart the inspector (with an emptyDir its index would be rebuilt); Kafka settings do.
+        Assert.Equal(before[inspector], (await PodTemplatesAsync([.. on, "--set", "processor.publisher.linger=00:00:01"]))[inspector]);
+        Assert.NotEqual(before[inspector], (await PodTemplatesAsync([.. on, "--set", "kafka.bootstrapServers=other:9092"]))[inspector]);
+        Assert.NotEqual(before[inspector], (await PodTemplatesAsync([.. on, "--set", "kafka.sasl.password=changed"]))[inspector]);
+    }
+
+    [Fact]
+    public async Task Inspector_values_file_adds_its_monitoring_network_policy_and_ingress()
+    {
+        var render = await ValidRenderAsync(Inspector);
+
+        Assert.Equal(["cio-ingest", "cio-inspector", "cio-processor"], render.OfKind("ServiceMonitor").Select(m => (string?)m["spec"]!["selector"]!["matchLabels"]!["ciosegment-metrics-job"]).Order(StringComparer.Ordinal));
+        var monitor = Assert.Single(render.OfKind("ServiceMonitor"), m => Name(m).EndsWith("-inspector", StringComparison.Ordinal));
+        var service = Assert.Single(render.OfKind("Service"), s => (string?)s["metadata"]!["labels"]!["ciosegment-metrics-job"] == "cio-inspector");
+        Assert.Equal((string?)service["spec"]!["ports"]![0]!["name"], (string?)monitor["spec"]!["endpoints"]![0]!["port"]);
+        Assert.Single(render.OfKind("PersistentVolumeClaim"));
+
+        var ingress = Assert.Single(render.OfKind("Ingress"));
+        Assert.Equal(Name(service), (string?)ingress["spec"]!["rules"]![0]!["http"]!["paths"]![0]!["backend"]!["service"]!["name"]);
+        Assert.All(
+            ingress["spec"]!["rules"]!.AsArray().SelectMany(r => r!["http"]!["paths"]!.AsArray()),
+            p => Assert.StartsWith("/inspector", (string?)p!["path"], StringComparison.Ordinal));
+
+        Assert.Equal(3, render.OfKind("NetworkPolicy").Count());
+        var policy = Assert.Single(render.OfKind("NetworkPolicy"), p => Name(p).EndsWith("-inspector", StringComparison.Ordinal));
+        Assert.Equal("inspector", (string?)policy["spec"]!["podSelector"]!["matchLabels"]!["app.kubernetes.io/component"]);
+        var from = policy["spec"]!["ingress"]!.AsArray().SelectMany(r => r!["from"]!.AsArray()).ToList();
+        Assert.Contains(from, peer => (string?)peer!["namespaceSelector"]?["matchLabels"]?["kubernetes.io/metadata.name"] == "ingress-nginx");
+        Assert.Contains(from, peer => (string?)peer!["namespaceSelector"]?["matchLabels"]?["kubernetes.io/metadata.name"] == "monitoring");
+        Assert.Equal("true", (string?)InspectorEnv(render)["ASPNETCORE_FORWARDEDHEADERS_ENABLED"]["value"]);
+    }
+
+    private static Dictionary<string, JsonNode> InspectorEnv(ChartRender render)
+    {
+        var deployment = Assert.Single(render.OfKind("Deployment"), d => Name(d).EndsWith("-inspector", StringComparison.Ordinal));
+        return deployment["spec"]!["template"]!["spec"]!["containers"]![0]!["env"]!.AsArray().ToDictionary(e => (string)e!["name"]!, e => e!);
+    }
+
+    [Theory]
     [InlineData("ingest.replicaCount=abc", "replicaCount")]
     [InlineData("ingest.replicas=3", "replicas")]
     [InlineData("processor.terminationGracePeriodSeconds=10", "terminationGracePeriodSeconds")]
     [InlineData("sources.acme.region=moon", "region")]
+    [InlineData("inspector.auth.bearerToken=shorter-than-32-characters", "bearerToken")]
+    [InlineData("inspector.settings.retention=1d", "retention")]
     public async Task Values_that_break_the_schema_fail_the_render(string set, string named)
     {
         var run = await DeployTools.TemplateAsync("--set", set);
@@ -369,6 +615,8 @@ public sealed class HelmChartTests
     [InlineData("would fence each other", "--set", "processor.transformer.transactionalId=x", "--set", "processor.replicaCount=2")]
     [InlineData("looks like a secret", "--set", "kafka.producer.sasl\\.password=x")]
     [InlineData("existingSecret is set", "--set", "existingSecret=s", "--set", "sources.acme.writeKey=w")]
+    [InlineData("needs both authority and clientId", "--set", "inspector.enabled=true", "--set", "inspector.auth.oidc.authority=https://login.example.com")]
+    [InlineData("existingSecret is set: put the inspector's bearer token", "--set", "inspector.enabled=true", "--set", "existingSecret=s", "--set", "inspector.auth.bearerToken=0123456789abcdef0123456789abcdef")]
     public async Task Inconsistent_values_fail_the_render_with_a_reason(string reason, params string[] args)
     {
         var run = await DeployTools.TemplateAsync(args);
