@@ -19,7 +19,8 @@ namespace CioSegment.KafkaDouble;
 /// <para>Invariants, checked as it runs and at the end:</para>
 /// <list type="bullet">
 /// <item>every webhook appears exactly once in the committed sink output, or once in the dead-letter topic
-/// with the reason its shape gets (never because of a fault);</item>
+/// with the reason its shape gets (never because of a fault), and each of its retries exactly once on the
+/// outcomes topic as deduplicated;</item>
 /// <item>after every commit, a transformer pod's in-memory dedup state equals the committed changelog of its partitions;</item>
 /// <item>no exception leaves a loop but a fatal Kafka error (on which the process exits, to be restarted);</item>
 /// <item>the publisher group's committed offsets never pass a sink record that Segment has not stored or
@@ -582,6 +583,44 @@ internal sealed class PipelineSimulation(int seed)
         foreach (var id in sink.Keys.Where(id => !_expected.ContainsKey(id["cio-".Length..])))
         {
             Violations.Add($"{id}: in the sink but never sent");
+        }
+
+        CheckOutcomeRecords();
+    }
+
+    /// <summary>
+    /// Every raw webhook has exactly one committed transform outcome: the first receipt of an event_id its sink
+    /// record or dead letter (checked above), every later receipt (Customer.io's retry) one record on the outcomes
+    /// topic naming it, as deduplicated.
+    /// </summary>
+    private void CheckOutcomeRecords()
+    {
+        var receipts = _cluster.ReadAll(TransformerProcess.Raw)
+            .ToDictionary(r => (r.Partition.Partition.Value, r.Entry.Offset), r => EventIdOf(r.Entry.Message!.Value));
+        var named = new Dictionary<(int, long), int>();
+        foreach (var (_, entry) in _cluster.ReadAll(TransformerProcess.Outcomes))
+        {
+            var json = System.Text.Json.Nodes.JsonNode.Parse(entry.Message!.Value!)!;
+            var at = ((int)json["partition"]!, (long)json["offset"]!);
+            named[at] = named.GetValueOrDefault(at) + 1;
+            if ((string?)json["outcome"] != "deduplicated" || (string?)json["reason"] != "event_id" || !receipts.ContainsKey(at))
+            {
+                Violations.Add($"outcome record {json.ToJsonString()}: expected a deduplicated receipt of a raw webhook");
+            }
+        }
+
+        foreach (var (at, count) in named.Where(n => n.Value > 1))
+        {
+            Violations.Add($"raw record {at}: {count} outcome records, expected at most one");
+        }
+
+        foreach (var receiptsOfEvent in receipts.GroupBy(r => r.Value))
+        {
+            var dropped = receiptsOfEvent.Count(r => named.ContainsKey(r.Key));
+            if (dropped != receiptsOfEvent.Count() - 1)
+            {
+                Violations.Add($"{receiptsOfEvent.Key}: {receiptsOfEvent.Count()} receipts, {dropped} recorded as deduplicated; expected all but the first");
+            }
         }
     }
 

@@ -9,7 +9,7 @@ namespace CioSegment.Inspector.Index;
 /// Follows the pipeline's topics (raw, transform outcomes, sink, held, both dead-letter topics, the delivery log)
 /// with a consumer that joins no group and commits nothing: the index stores where it is in each partition in the
 /// same SQLite transaction as the rows, so after a restart it goes on exactly where it ended. A new index starts
-/// <see cref="InspectorOptions.Retention"/> back. Partitions and topics that appear later are picked up every
+/// <see cref="InspectorOptions.Retention"/> back, and records older than that are skipped. Partitions and topics that appear later are picked up every
 /// 30 s. A temporary fault (the Schema Registry for sink records) rewinds to the record and tries again: nothing
 /// is skipped for it.
 /// </summary>
@@ -107,11 +107,15 @@ public sealed class Indexer(
                 positions.Clear();
                 var done = 0;
                 Exception? fault = null;
+                var horizon = (_time.GetUtcNow() - _options.Retention).ToUnixTimeMilliseconds();
                 foreach (var record in batch)
                 {
                     try
                     {
-                        interpreter.Interpret(_topics[record.Topic], record, webhooks, facts, notes);
+                        if (record.Message.Timestamp.UnixTimestampMs >= horizon)
+                        {
+                            interpreter.Interpret(_topics[record.Topic], record, webhooks, facts, notes);
+                        }
                     }
                     catch (Exception e) when (!stop.IsCancellationRequested)
                     {
@@ -182,9 +186,10 @@ public sealed class Indexer(
             var since = new Timestamp(_time.GetUtcNow() - _options.Retention);
             foreach (var found in consumer.OffsetsForTimes(fresh.Select(tp => new TopicPartitionTimestamp(tp, since)), TimeSpan.FromSeconds(10)))
             {
-                // No record since then: from the end as it is now (a concrete offset, so nothing written from now on is missed).
-                var offset = found.Offset.Value >= 0 ? found.Offset : consumer.QueryWatermarkOffsets(found.TopicPartition, TimeSpan.FromSeconds(10)).High;
-                start.Add(new TopicPartitionOffset(found.TopicPartition, offset));
+                // No offset for that time: Kafka means "no record since then", but a broker that cannot look up
+                // times (the development broker) says the same; from the beginning then, and records older than
+                // the retention are skipped as they are read.
+                start.Add(new TopicPartitionOffset(found.TopicPartition, found.Offset.Value >= 0 ? found.Offset : Offset.Beginning));
             }
         }
 
