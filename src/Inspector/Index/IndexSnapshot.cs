@@ -15,6 +15,7 @@ public sealed class IndexSnapshot : IDisposable
     private readonly SqliteConnection _connection;
     private readonly SqliteTransaction _transaction;
     private readonly IReadOnlyList<long> _buckets;
+    private string? _factsOf;
 
     internal IndexSnapshot(SqliteConnection connection, SqliteTransaction transaction, IReadOnlyList<long> buckets)
     {
@@ -214,17 +215,17 @@ public sealed class IndexSnapshot : IDisposable
     {
         var msg = webhook.MessageId is { } id ? Ids.Message(webhook.Source, id) : (long?)null;
         var facts = new List<Fact>();
-        foreach (var bucket in _buckets)
+        if (_buckets.Count == 0)
         {
-            var sql = $"{EventIndex.SelectFact(bucket)} WHERE wid = $w";
-            if (msg is not null)
-            {
-                sql += $" UNION ALL {EventIndex.SelectFact(bucket)} WHERE msg = $m";
-            }
+            return facts;
+        }
 
-            using var command = Command(sql);
+        // One statement over every bucket: each branch is an index lookup.
+        _factsOf ??= string.Join(" UNION ALL ", _buckets.Select(b => $"{EventIndex.SelectFact(b)} WHERE wid = $w UNION ALL {EventIndex.SelectFact(b)} WHERE msg = $m"));
+        using (var command = Command(_factsOf))
+        {
             command.Parameters.AddWithValue("$w", webhook.Wid);
-            command.Parameters.AddWithValue("$m", msg ?? 0);
+            command.Parameters.AddWithValue("$m", (object?)msg ?? DBNull.Value);
             using var r = command.ExecuteReader();
             while (r.Read())
             {

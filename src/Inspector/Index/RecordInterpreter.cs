@@ -89,20 +89,55 @@ public sealed class RecordInterpreter(IDeserializer<SegmentTrackRecordView> sink
 
     private static void Outcome(ConsumeResult<byte[]?, byte[]?> record, List<Fact> facts, List<LiveNote> notes)
     {
-        using var json = JsonDocument.Parse(record.Message.Value ?? []);
-        var root = json.RootElement;
-        var outcome = root.GetProperty("outcome").GetString();
+        string? source = null, outcome = null, reason = null;
+        int? partition = null;
+        long? offset = null;
+        var reader = new Utf8JsonReader(record.Message.Value ?? []);
+        Expect(ref reader, JsonTokenType.StartObject);
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var name = reader.ValueSpan;
+            reader.Read();
+            if (name.SequenceEqual("source"u8))
+            {
+                source = reader.GetString();
+            }
+            else if (name.SequenceEqual("outcome"u8))
+            {
+                outcome = reader.GetString();
+            }
+            else if (name.SequenceEqual("reason"u8))
+            {
+                reason = reader.GetString();
+            }
+            else if (name.SequenceEqual("partition"u8))
+            {
+                partition = reader.GetInt32();
+            }
+            else if (name.SequenceEqual("offset"u8))
+            {
+                offset = reader.GetInt64();
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+
         var kind = outcome switch
         {
             "filtered" => FactKind.Filtered,
             "deduplicated" => FactKind.Deduplicated,
             _ => throw new InvalidDataException("Unknown outcome " + outcome),
         };
-        var wid = Ids.Webhook(root.GetProperty("partition").GetInt32(), root.GetProperty("offset").GetInt64());
-        var reason = root.TryGetProperty("reason", out var r) ? r.GetString() : null;
+        if (partition is not { } p || offset is not { } o)
+        {
+            throw new InvalidDataException("An outcome record without the raw record's partition and offset.");
+        }
+
         var at = record.Message.Timestamp.UnixTimestampMs;
-        facts.Add(new Fact(wid, null, kind, 0, 0, reason, at, TopicCode.Outcomes, record.Partition.Value, record.Offset.Value, null));
-        notes.Add(new LiveNote(root.GetProperty("source").GetString() ?? "", Ids.Coordinates(wid).Partition + "-" + Ids.Coordinates(wid).Offset, null, null, Key(record), null, outcome!, 0, reason, at));
+        facts.Add(new Fact(Ids.Webhook(p, o), null, kind, 0, 0, reason, at, TopicCode.Outcomes, record.Partition.Value, record.Offset.Value, null));
+        notes.Add(new LiveNote(source ?? "", p + "-" + o, null, null, Key(record), null, outcome!, 0, reason, at));
     }
 
     private static void WebhookDeadLetter(ConsumeResult<byte[]?, byte[]?> record, List<Fact> facts, List<LiveNote> notes)
@@ -159,21 +194,101 @@ public sealed class RecordInterpreter(IDeserializer<SegmentTrackRecordView> sink
         notes.Add(new LiveNote(source, null, null, messageId, Key(record), null, Outcomes.DeadLettered, 0, reason, at));
     }
 
+    /// <summary>One line of the delivery log (<c>DeliveryLog</c>): a fact per event of the request.</summary>
     private static void Deliveries(ConsumeResult<byte[]?, byte[]?> record, List<Fact> facts, List<LiveNote> notes)
     {
-        using var json = JsonDocument.Parse(record.Message.Value ?? []);
-        var root = json.RootElement;
-        var source = root.GetProperty("source").GetString() ?? "";
-        var status = root.GetProperty("status").GetInt32();
-        var attempt = root.GetProperty("attempt").GetInt32();
-        var at = root.TryGetProperty("at", out var a) ? a.GetDateTimeOffset().ToUnixTimeMilliseconds() : record.Message.Timestamp.UnixTimestampMs;
-        var held = root.TryGetProperty("path", out var path) && path.GetString() == "held";
-        foreach (var e in root.GetProperty("events").EnumerateArray())
+        string? source = null;
+        int? status = null;
+        var attempt = 0;
+        var held = false;
+        var at = record.Message.Timestamp.UnixTimestampMs;
+        var events = new List<(string MessageId, bool Held, int Partition, long Offset)>();
+        var reader = new Utf8JsonReader(record.Message.Value ?? []);
+        Expect(ref reader, JsonTokenType.StartObject);
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var messageId = e.GetProperty("messageId").GetString() ?? "";
-            facts.Add(new Fact(null, Ids.Message(source, messageId), FactKind.Attempt, status, attempt, null, at, held ? TopicCode.Held : TopicCode.Sink,
-                e.GetProperty("partition").GetInt32(), e.GetProperty("offset").GetInt64(), null));
-            notes.Add(new LiveNote(source, null, null, messageId, null, null, status is >= 200 and < 300 ? Outcomes.Delivered : "attempt", status, null, at));
+            var name = reader.ValueSpan;
+            reader.Read();
+            if (name.SequenceEqual("source"u8))
+            {
+                source = reader.GetString();
+            }
+            else if (name.SequenceEqual("status"u8))
+            {
+                status = reader.GetInt32();
+            }
+            else if (name.SequenceEqual("attempt"u8))
+            {
+                attempt = reader.GetInt32();
+            }
+            else if (name.SequenceEqual("path"u8))
+            {
+                held = reader.ValueTextEquals("held"u8);
+            }
+            else if (name.SequenceEqual("at"u8))
+            {
+                at = reader.GetDateTimeOffset().ToUnixTimeMilliseconds();
+            }
+            else if (name.SequenceEqual("events"u8) && reader.TokenType == JsonTokenType.StartArray)
+            {
+                while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+                {
+                    string? messageId = null;
+                    var eventHeld = false;
+                    int partition = 0;
+                    long offset = 0;
+                    while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                    {
+                        var field = reader.ValueSpan;
+                        reader.Read();
+                        if (field.SequenceEqual("messageId"u8))
+                        {
+                            messageId = reader.GetString();
+                        }
+                        else if (field.SequenceEqual("topic"u8))
+                        {
+                            eventHeld = reader.ValueTextEquals(Topics.SegmentHeld);
+                        }
+                        else if (field.SequenceEqual("partition"u8))
+                        {
+                            partition = reader.GetInt32();
+                        }
+                        else if (field.SequenceEqual("offset"u8))
+                        {
+                            offset = reader.GetInt64();
+                        }
+                        else
+                        {
+                            reader.Skip();
+                        }
+                    }
+
+                    events.Add((messageId ?? throw new InvalidDataException("A delivery log event without a messageId."), eventHeld, partition, offset));
+                }
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+
+        if (source is null || status is not { } answer)
+        {
+            throw new InvalidDataException("A delivery log line without its source or status.");
+        }
+
+        foreach (var (messageId, eventHeld, partition, offset) in events)
+        {
+            facts.Add(new Fact(null, Ids.Message(source, messageId), FactKind.Attempt, answer, attempt, null, at, held || eventHeld ? TopicCode.Held : TopicCode.Sink, partition, offset, null));
+            notes.Add(new LiveNote(source, null, null, messageId, null, null, answer is >= 200 and < 300 ? Outcomes.Delivered : "attempt", answer, null, at));
+        }
+    }
+
+    private static void Expect(ref Utf8JsonReader reader, JsonTokenType token)
+    {
+        if (!reader.Read() || reader.TokenType != token)
+        {
+            throw new InvalidDataException($"Expected a JSON {token}.");
         }
     }
 
