@@ -135,6 +135,14 @@ public sealed class InspectorBrowserTests(ITestOutputHelper output)
 
         Assert.Equal(["delivered"], await Outcomes(page));
         Assert.Contains(segment.Delivered, e => (string?)e["messageId"] == "cio-" + RejectedId);
+
+        // The live view of the source: a new webhook appears as it arrives, and its row follows it to Segment.
+        await page.GotoAsync($"/inspector/live?source={Source}");
+        await page.Locator("#live-status", new() { HasText = "connected" }).WaitForAsync();
+        Assert.Equal(System.Net.HttpStatusCode.OK, await SignedWebhooks.PostAsync(http, Source, SigningKey, Encoding.UTF8.GetBytes(Webhook("01JBROWSERLIVE000000000001", "email", "delivered", "p-live", null)), cancel));
+        var live = page.Locator("#live tbody tr", new() { HasText = "p-live" });
+        await live.Locator(".outcome[data-outcome=delivered]").WaitForAsync(new() { Timeout = 30_000 });
+        Assert.Contains("Email Delivered", await live.InnerTextAsync(), StringComparison.Ordinal);
         Assert.Empty(problems);
     }
 
