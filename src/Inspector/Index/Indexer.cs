@@ -27,6 +27,8 @@ public sealed class Indexer(
     private readonly InspectorOptions _options = options.Value;
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly Counter<long> _records = meter.CreateCounter<long>("cio.inspector.records", "{record}", "Records indexed, by topic.");
+    private readonly ObservableGauge<long> _webhooks = meter.CreateObservableGauge("cio.inspector.webhooks", () => index.WebhookCount, "{webhook}", "Webhooks in the inspector's index.");
+    private readonly ObservableCounter<long> _unreadable = meter.CreateObservableCounter("cio.inspector.unreadable", () => interpreter.Unreadable, "{record}", "Records the inspector could not read and skipped (the pipeline's own outcome is not affected).");
     private readonly Dictionary<string, TopicCode> _topics = [];
     private readonly HashSet<TopicPartition> _assigned = [];
 
