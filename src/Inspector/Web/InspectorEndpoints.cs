@@ -188,7 +188,7 @@ public static class InspectorEndpoints
         {
             await foreach (var note in feed.Follow(string.IsNullOrEmpty(source) ? null : source, cancel))
             {
-                var json = JsonSerializer.Serialize(note with { Person = note.Person }, Json);
+                var json = JsonSerializer.Serialize(note, Json);
                 await context.Response.WriteAsync("data: " + json + "\n\n", cancel);
                 await context.Response.Body.FlushAsync(cancel);
             }
