@@ -23,13 +23,16 @@ internal static class InspectorCommand
         public override DateTimeOffset GetUtcNow() => Now;
     }
 
-    public static int Run(long webhooks, string path)
+    public static int Run(long webhooks, string path, bool searchOnly)
     {
         var file = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-        foreach (var f in new[] { file, file + "-wal", file + "-shm" })
+        if (!searchOnly)
         {
-            File.Delete(f);
+            foreach (var f in new[] { file, file + "-wal", file + "-shm" })
+            {
+                File.Delete(f);
+            }
         }
 
         var start = new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero);
@@ -44,7 +47,7 @@ internal static class InspectorCommand
         var cpuStart = cpu.TotalProcessorTime;
         var wall = Stopwatch.StartNew();
         var reportEvery = Math.Max(5000, webhooks / 20);
-        for (long n = 0; n < webhooks;)
+        for (long n = searchOnly ? webhooks : 0; n < webhooks;)
         {
             rows.Clear();
             facts.Clear();
@@ -75,7 +78,7 @@ internal static class InspectorCommand
 
         cpu.Refresh();
         var cpuSeconds = (cpu.TotalProcessorTime - cpuStart).TotalSeconds;
-        Console.WriteLine($"indexing: {webhooks:N0} webhooks (each with a sink record and a delivery line) in {wall.Elapsed.TotalSeconds:N1} s, {cpuSeconds:N1} CPU s: {webhooks / cpuSeconds:N0} webhooks per CPU second; index {index.WebhookCount:N0} webhooks, {new FileInfo(file).Length / 1e9:N2} GB");
+        Console.WriteLine(searchOnly ? $"searching an existing index of {index.WebhookCount:N0} webhooks, {new FileInfo(file).Length / 1e9:N2} GB" : $"indexing: {webhooks:N0} webhooks (each with a sink record and a delivery line) in {wall.Elapsed.TotalSeconds:N1} s, {cpuSeconds:N1} CPU s: {webhooks / cpuSeconds:N0} webhooks per CPU second; index {index.WebhookCount:N0} webhooks, {new FileInfo(file).Length / 1e9:N2} GB");
 
         var random = new Random(7);
         var queries = new (string Name, Func<EventQuery> Query)[]
@@ -88,6 +91,8 @@ internal static class InspectorCommand
             ("unknown term", () => new EventQuery("nobody-" + random.Next())),
             ("newest 50, no term", () => new EventQuery()),
             ("dead letters, newest 50", () => new EventQuery(Outcome: Outcomes.DeadLettered)),
+            ("outcome delivered + source, no term", () => new EventQuery(Source: "source-2", Outcome: Outcomes.Delivered)),
+            ("outcome mapped, no term (none: worst case)", () => new EventQuery(Outcome: Outcomes.Mapped)),
         };
         foreach (var (name, query) in queries)
         {

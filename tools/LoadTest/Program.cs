@@ -45,8 +45,9 @@ floorCommand.SetAction((parse, cancel) => FloorCommand.RunAsync(parse.GetValue(p
 
 var inspectorWebhooks = new Option<long>("--webhooks") { Description = "Webhooks to index (86 400 000: 24 h at 1 000/s).", DefaultValueFactory = _ => 1_000_000 };
 var inspectorFile = new Option<string>("--file") { Description = "The SQLite index file to create (replaced).", DefaultValueFactory = _ => ".local/inspector-bench.db" };
-var inspector = new Command("inspector", "The event inspector's index: indexing rate per CPU second on one thread, then search latencies at that size.") { inspectorWebhooks, inspectorFile };
-inspector.SetAction(parse => InspectorCommand.Run(parse.GetValue(inspectorWebhooks), parse.GetValue(inspectorFile)!));
+var searchOnly = new Option<bool>("--search-only") { Description = "Search an index an earlier run filled (same --webhooks and --file) instead of filling it." };
+var inspector = new Command("inspector", "The event inspector's index: indexing rate per CPU second on one thread, then search latencies at that size.") { inspectorWebhooks, inspectorFile, searchOnly };
+inspector.SetAction(parse => InspectorCommand.Run(parse.GetValue(inspectorWebhooks), parse.GetValue(inspectorFile)!, parse.GetValue(searchOnly)));
 
 var root = new RootCommand("CioSegment load, crash and bad-input harness (loopback only).") { e2e, chaos, fuzz, simulate, cpu, floorCommand, inspector };
 return await root.Parse(args).InvokeAsync();

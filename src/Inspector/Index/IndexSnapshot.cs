@@ -10,12 +10,13 @@ namespace CioSegment.Inspector.Index;
 public sealed class IndexSnapshot : IDisposable
 {
     /// <summary>A search without a term reads at most this many of the newest webhooks.</summary>
-    public const int MaxScanned = 20_000;
+    public const int MaxScanned = 2_000;
 
     private readonly SqliteConnection _connection;
     private readonly SqliteTransaction _transaction;
     private readonly IReadOnlyList<long> _buckets;
-    private string? _factsOf;
+    private SqliteCommand? _factsOf;
+    private SqliteCommand? _byWid;
 
     internal IndexSnapshot(SqliteConnection connection, SqliteTransaction transaction, IReadOnlyList<long> buckets)
     {
@@ -170,17 +171,20 @@ public sealed class IndexSnapshot : IDisposable
     /// <summary>The webhook of a raw record.</summary>
     public WebhookRow? ByWid(long wid)
     {
-        foreach (var bucket in _buckets)
+        if (_buckets.Count == 0)
         {
-            using var command = Command($"{EventIndex.SelectWebhook(bucket)} WHERE wid = $w");
-            command.Parameters.AddWithValue("$w", wid);
-            if (Webhooks(command).FirstOrDefault() is { } w)
-            {
-                return w;
-            }
+            return null;
         }
 
-        return null;
+        if (_byWid is null)
+        {
+            _byWid = Command("SELECT * FROM (" + string.Join(" UNION ALL ", _buckets.Select(b => $"SELECT * FROM ({EventIndex.SelectWebhook(b)} WHERE wid = $w LIMIT 1)")) + ") LIMIT 1");
+            _byWid.Parameters.Add("$w", SqliteType.Integer);
+            _byWid.Prepare();
+        }
+
+        _byWid.Parameters[0].Value = wid;
+        return Webhooks(_byWid).FirstOrDefault();
     }
 
     /// <summary>
@@ -220,13 +224,19 @@ public sealed class IndexSnapshot : IDisposable
             return facts;
         }
 
-        // One statement over every bucket: each branch is an index lookup.
-        _factsOf ??= string.Join(" UNION ALL ", _buckets.Select(b => $"{EventIndex.SelectFact(b)} WHERE wid = $w UNION ALL {EventIndex.SelectFact(b)} WHERE msg = $m"));
-        using (var command = Command(_factsOf))
+        // One prepared statement over every bucket, each branch an index lookup, reused for every webhook.
+        if (_factsOf is null)
         {
-            command.Parameters.AddWithValue("$w", webhook.Wid);
-            command.Parameters.AddWithValue("$m", (object?)msg ?? DBNull.Value);
-            using var r = command.ExecuteReader();
+            _factsOf = Command(string.Join(" UNION ALL ", _buckets.Select(b => $"{EventIndex.SelectFact(b)} WHERE wid = $w UNION ALL {EventIndex.SelectFact(b)} WHERE msg = $m")));
+            _factsOf.Parameters.Add("$w", SqliteType.Integer);
+            _factsOf.Parameters.Add("$m", SqliteType.Integer);
+            _factsOf.Prepare();
+        }
+
+        _factsOf.Parameters[0].Value = webhook.Wid;
+        _factsOf.Parameters[1].Value = (object?)msg ?? DBNull.Value;
+        using (var r = _factsOf.ExecuteReader())
+        {
             while (r.Read())
             {
                 facts.Add(EventIndex.ReadFact(r));
@@ -375,6 +385,8 @@ public sealed class IndexSnapshot : IDisposable
 
     public void Dispose()
     {
+        _factsOf?.Dispose();
+        _byWid?.Dispose();
         _transaction.Dispose();
         _connection.Dispose();
     }
