@@ -23,6 +23,14 @@ public sealed class InspectorOptions
     [Range(1000, 10_000_000_000)]
     public long MaxWebhooks { get; set; } = 10_000_000;
 
+    /// <summary>
+    /// SQLite's page cache for indexing, in MB: the newest bucket's search keys and fact indexes (about 150 MB per
+    /// million webhooks in a bucket, a twenty-fourth of <see cref="MaxWebhooks"/>) should fit, or indexing slows
+    /// down to the speed of reading pages back (docs/benchmarks.md). Counts toward the pod's memory.
+    /// </summary>
+    [Range(16, 65536)]
+    public int CacheMegabytes { get; set; } = 256;
+
     /// <summary>Show emails as <c>j***@example.com</c> in pages and the API (search by the full email still works).</summary>
     public bool MaskEmails { get; set; }
 
@@ -55,9 +63,20 @@ public sealed class InspectorOptions
 
     public string DeliveriesTopic { get; set; } = Topics.SegmentDeliveries;
 
-    /// <summary>Records indexed per SQLite transaction at most.</summary>
+    /// <summary>
+    /// Buckets a full index is split into: retention drops one at a time, a search reads each. More, smaller
+    /// buckets index faster (a commit dirties fewer pages), fewer make searches cheaper.
+    /// </summary>
+    [Range(1, Index.EventIndex.MaxBuckets)]
+    public int Buckets { get; set; } = Index.EventIndex.DefaultBuckets;
+
+    /// <summary>Records indexed per SQLite transaction at most...</summary>
     [Range(1, 1_000_000)]
-    public int BatchRecords { get; set; } = 5000;
+    public int BatchRecords { get; set; } = 50_000;
+
+    /// <summary>...or what arrived within this long, whichever comes first (the live view's delay).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:00:10")]
+    public TimeSpan BatchInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     public bool OidcConfigured => !string.IsNullOrWhiteSpace(Oidc.Authority) && !string.IsNullOrWhiteSpace(Oidc.ClientId);
 

@@ -30,7 +30,7 @@ public static class InspectorServiceExtensions
         builder.Services.AddSingleton(sp =>
         {
             var o = sp.GetRequiredService<IOptions<InspectorOptions>>().Value;
-            return new EventIndex(o.DatabasePath, o.Retention, o.MaxWebhooks, sp.GetRequiredService<TimeProvider>());
+            return new EventIndex(o.DatabasePath, o.Retention, o.MaxWebhooks, sp.GetRequiredService<TimeProvider>(), o.CacheMegabytes, o.Buckets);
         });
         builder.Services.AddSingleton<LiveFeed>();
         builder.Services.AddSingleton<ISchemaRegistryClient>(sp => sp.GetRequiredService<IOptions<SchemaRegistryOptions>>().Value.CreateClient());

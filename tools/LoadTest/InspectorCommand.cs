@@ -23,7 +23,7 @@ internal static class InspectorCommand
         public override DateTimeOffset GetUtcNow() => Now;
     }
 
-    public static int Run(long webhooks, string path, bool searchOnly)
+    public static int Run(long webhooks, string path, bool searchOnly, long maxWebhooks, int cacheMegabytes, int buckets, int batch)
     {
         var file = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(file)!);
@@ -37,22 +37,23 @@ internal static class InspectorCommand
 
         var start = new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero);
         var clock = new Clock(start);
-        var stepMs = Math.Max(1, (long)TimeSpan.FromHours(24).TotalMilliseconds / Math.Max(1, webhooks));
-        using var index = new EventIndex(file, TimeSpan.FromHours(24), Math.Max(webhooks, 1000), clock);
+        var stepTicks = TimeSpan.FromHours(24).Ticks / Math.Max(1, maxWebhooks > 0 ? maxWebhooks : webhooks);
+        using var index = new EventIndex(file, TimeSpan.FromHours(24), Math.Max(maxWebhooks > 0 ? maxWebhooks : webhooks, 1000), clock, cacheMegabytes, buckets);
+        Console.WriteLine($"index: at most {Math.Max(maxWebhooks > 0 ? maxWebhooks : webhooks, 1000):N0} webhooks in {buckets} buckets, SQLite cache {cacheMegabytes} MB, {batch:N0} webhooks per transaction");
         var interpreter = new RecordInterpreter(new NoSinkRecords());
-        var rows = new List<WebhookRow>(5000);
+        var rows = new List<WebhookRow>(batch);
         var facts = new List<Fact>(10000);
         var notes = new List<LiveNote>(10000);
         var cpu = Process.GetCurrentProcess();
         var cpuStart = cpu.TotalProcessorTime;
         var wall = Stopwatch.StartNew();
-        var reportEvery = Math.Max(5000, webhooks / 20);
+        var reportEvery = Math.Max(5000, Math.Min(webhooks / 20, 1_000_000));
         for (long n = searchOnly ? webhooks : 0; n < webhooks;)
         {
             rows.Clear();
             facts.Clear();
             notes.Clear();
-            for (var i = 0; i < 5000 && n < webhooks; i++, n++)
+            for (var i = 0; i < batch && n < webhooks; i++, n++)
             {
                 var raw = Raw(n, clock.Now);
                 interpreter.Interpret(TopicCode.Raw, raw, rows, facts, notes);
@@ -64,11 +65,11 @@ internal static class InspectorCommand
                     facts.Add(new Fact(Ids.Webhook((int)(n % 12), n / 12), null, FactKind.TransformDeadLettered, 0, 0, "missing_field:object_type", clock.Now.ToUnixTimeMilliseconds(), TopicCode.WebhooksDeadLetter, 0, n / 1000, null));
                 }
 
-                clock.Now = clock.Now.AddMilliseconds(stepMs);
+                clock.Now = clock.Now.AddTicks(stepTicks);
             }
 
             index.Write(rows, facts, [new(("cio.webhooks.raw", 0), n)]);
-            if (n % reportEvery < 5000)
+            if (n % reportEvery < batch)
             {
                 var seconds = (cpu.TotalProcessorTime - cpuStart).TotalSeconds;
                 Console.WriteLine($"{n,12:N0} webhooks indexed, {n / seconds,9:N0} per CPU second, {n / wall.Elapsed.TotalSeconds,9:N0} per second, {new FileInfo(file).Length / 1e9:N2} GB");

@@ -45,9 +45,13 @@ floorCommand.SetAction((parse, cancel) => FloorCommand.RunAsync(parse.GetValue(p
 
 var inspectorWebhooks = new Option<long>("--webhooks") { Description = "Webhooks to index (86 400 000: 24 h at 1 000/s).", DefaultValueFactory = _ => 1_000_000 };
 var inspectorFile = new Option<string>("--file") { Description = "The SQLite index file to create (replaced).", DefaultValueFactory = _ => ".local/inspector-bench.db" };
+var maxWebhooks = new Option<long>("--max-webhooks") { Description = "The index's MaxWebhooks (its buckets hold a twenty-fourth); default --webhooks.", DefaultValueFactory = _ => 0 };
+var cacheMegabytes = new Option<int>("--cache-mb") { Description = "SQLite page cache of the writer, MB (CioSegment:Inspector:CacheMegabytes).", DefaultValueFactory = _ => 256 };
+var buckets = new Option<int>("--buckets") { Description = "Buckets a full index is split into (CioSegment:Inspector:Buckets).", DefaultValueFactory = _ => 96 };
+var batch = new Option<int>("--batch") { Description = "Webhooks per transaction (each with a sink record and a delivery line: three records).", DefaultValueFactory = _ => 16_000 };
 var searchOnly = new Option<bool>("--search-only") { Description = "Search an index an earlier run filled (same --webhooks and --file) instead of filling it." };
-var inspector = new Command("inspector", "The event inspector's index: indexing rate per CPU second on one thread, then search latencies at that size.") { inspectorWebhooks, inspectorFile, searchOnly };
-inspector.SetAction(parse => InspectorCommand.Run(parse.GetValue(inspectorWebhooks), parse.GetValue(inspectorFile)!, parse.GetValue(searchOnly)));
+var inspector = new Command("inspector", "The event inspector's index: indexing rate per CPU second on one thread, then search latencies at that size.") { inspectorWebhooks, inspectorFile, searchOnly, maxWebhooks, cacheMegabytes, buckets, batch };
+inspector.SetAction(parse => InspectorCommand.Run(parse.GetValue(inspectorWebhooks), parse.GetValue(inspectorFile)!, parse.GetValue(searchOnly), parse.GetValue(maxWebhooks), parse.GetValue(cacheMegabytes), parse.GetValue(buckets), parse.GetValue(batch)));
 
 var root = new RootCommand("CioSegment load, crash and bad-input harness (loopback only).") { e2e, chaos, fuzz, simulate, cpu, floorCommand, inspector };
 return await root.Parse(args).InvokeAsync();

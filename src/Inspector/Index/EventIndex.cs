@@ -6,9 +6,10 @@ namespace CioSegment.Inspector.Index;
 
 /// <summary>
 /// The inspector's index in SQLite: what became of every webhook, by time bucket. A bucket is three tables
-/// (webhooks <c>w_N</c>, search keys <c>k_N</c>, facts <c>f_N</c>) and holds a twenty-fourth of the retention
-/// (by time or by count, whichever fills first), so its indexes stay small enough to insert into at speed,
-/// and retention drops whole buckets instead of deleting rows. Facts are filed in the bucket of their own
+/// (webhooks <c>w_N</c>, search keys <c>k_N</c>, facts <c>f_N</c>) and holds a fraction of the retention
+/// (<see cref="Buckets"/>; by time or by count, whichever fills first). Search keys and track-event ids are
+/// hashes, so their inserts land on random B-tree pages; a small bucket keeps the pages a commit dirties
+/// few (measured in docs/benchmarks.md), and retention drops whole buckets instead of deleting rows. Facts are filed in the bucket of their own
 /// time and found from any bucket: a webhook's track event may be delivered hours after it arrived.
 /// <para>
 /// One writer (the indexer) commits records and the Kafka positions they came from in one transaction, so
@@ -17,7 +18,11 @@ namespace CioSegment.Inspector.Index;
 /// </summary>
 public sealed class EventIndex : IDisposable
 {
-    public const int BucketsPerRetention = 24;
+    /// <summary>Default number of buckets a full index is split into (15 minutes each for 24 h).</summary>
+    public const int DefaultBuckets = 96;
+
+    /// <summary>At most: a webhook's facts are read with one statement of two branches per bucket (SQLite allows 500).</summary>
+    public const int MaxBuckets = 200;
 
     private const string WebhookColumns = "rid, wid, source, event_id, message_id, person, email, event, received_at, size, replayed_from";
     private const string FactColumns = "wid, msg, kind, status, attempt, reason, at, topic, partition, offset, ref";
@@ -44,8 +49,13 @@ public sealed class EventIndex : IDisposable
         public SqliteCommand? InsertFact;
     }
 
-    public EventIndex(string path, TimeSpan retention, long maxWebhooks, TimeProvider? time = null)
+    /// <param name="cacheMegabytes">SQLite's page cache of the writer: the current bucket's search keys and fact indexes should fit (about 150 MB per million webhooks of a bucket).</param>
+    /// <param name="buckets">How many buckets a full index is split into (<see cref="DefaultBuckets"/>, at most <see cref="MaxBuckets"/>).</param>
+    public EventIndex(string path, TimeSpan retention, long maxWebhooks, TimeProvider? time = null, int cacheMegabytes = 256, int buckets = DefaultBuckets)
     {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(buckets, MaxBuckets);
+        ArgumentOutOfRangeException.ThrowIfLessThan(buckets, 1);
+        Buckets = buckets;
         _time = time ?? TimeProvider.System;
         var directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
         if (!string.IsNullOrEmpty(directory))
@@ -56,19 +66,19 @@ public sealed class EventIndex : IDisposable
         var builder = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false };
         _writer = new SqliteConnection(builder.ToString());
         _writer.Open();
-        Execute(_writer, """
+        Execute(_writer, $$"""
             PRAGMA journal_mode=WAL;
             PRAGMA synchronous=NORMAL;
             PRAGMA temp_store=MEMORY;
-            PRAGMA cache_size=-131072;
+            PRAGMA cache_size=-{{cacheMegabytes * 1024}};
             CREATE TABLE IF NOT EXISTS buckets(id INTEGER PRIMARY KEY, first_at INTEGER NOT NULL, last_at INTEGER NOT NULL, webhooks INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS positions(topic TEXT NOT NULL, partition INTEGER NOT NULL, next INTEGER NOT NULL, PRIMARY KEY(topic, partition)) WITHOUT ROWID;
             """);
         _readConnectionString = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = true }.ToString();
         _retentionMs = (long)retention.TotalMilliseconds;
-        _bucketSpanMs = Math.Max(1, _retentionMs / BucketsPerRetention);
+        _bucketSpanMs = Math.Max(1, _retentionMs / buckets);
         _maxWebhooks = maxWebhooks;
-        _bucketWebhooks = Math.Max(1, maxWebhooks / BucketsPerRetention);
+        _bucketWebhooks = Math.Max(1, maxWebhooks / buckets);
 
         using var read = Command(_writer, "SELECT id, first_at, last_at, webhooks FROM buckets ORDER BY id");
         using var r = read.ExecuteReader();
@@ -80,6 +90,9 @@ public sealed class EventIndex : IDisposable
     }
 
     public string Path => _writer.DataSource;
+
+    /// <summary>How many buckets a full index is split into.</summary>
+    public int Buckets { get; }
 
     /// <summary>Webhooks in the index now.</summary>
     public long WebhookCount => Interlocked.Read(ref _total);
@@ -233,7 +246,10 @@ public sealed class EventIndex : IDisposable
         }
     }
 
-    /// <summary>The terms a webhook is found by: person id, email (lower case), event_id, messageId.</summary>
+    /// <summary>
+    /// The terms a webhook is found by: person id, email (lower case), event_id, messageId (only when it is not
+    /// <c>cio-</c> + event_id, which a search finds through the event_id).
+    /// </summary>
     private static IEnumerable<long> SearchKeys(WebhookRow w)
     {
         yield return Ids.Hash(w.Person);
@@ -247,7 +263,7 @@ public sealed class EventIndex : IDisposable
             yield return Ids.Hash(eventId);
         }
 
-        if (w.MessageId is { } messageId)
+        if (w.MessageId is { } messageId && !(w.EventId is { } id && messageId.Length == id.Length + 4 && messageId.StartsWith("cio-", StringComparison.Ordinal) && messageId.EndsWith(id, StringComparison.Ordinal)))
         {
             yield return Ids.Hash(messageId);
         }

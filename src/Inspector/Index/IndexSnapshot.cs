@@ -5,7 +5,7 @@ namespace CioSegment.Inspector.Index;
 /// <summary>
 /// One consistent read of the <see cref="EventIndex"/> (a WAL snapshot): searches, a webhook's trail, dead
 /// letters. Buckets are read newest first and a search stops as soon as it has its page, so its cost grows
-/// with the number of buckets (at most about <see cref="EventIndex.BucketsPerRetention"/>), not of webhooks.
+/// with the number of buckets (about <see cref="EventIndex.Buckets"/>), not of webhooks.
 /// </summary>
 public sealed class IndexSnapshot : IDisposable
 {
@@ -87,11 +87,15 @@ public sealed class IndexSnapshot : IDisposable
     {
         var exact = Ids.Hash(term);
         var lower = Ids.Hash(term.ToLowerInvariant());
+
+        // A messageId cio-<event_id> is found through its event_id.
+        var eventId = term.StartsWith("cio-", StringComparison.Ordinal) && term.Length > 4 ? Ids.Hash(term[4..]) : exact;
         foreach (var bucket in _buckets)
         {
-            using var command = Command($"{EventIndex.SelectWebhook(bucket, "w.")} JOIN {EventIndex.Keys(bucket)} k ON k.rid = w.rid WHERE k.h IN ($a, $b) ORDER BY w.rid DESC");
+            using var command = Command($"{EventIndex.SelectWebhook(bucket, "w.")} JOIN {EventIndex.Keys(bucket)} k ON k.rid = w.rid WHERE k.h IN ($a, $b, $c) ORDER BY w.rid DESC");
             command.Parameters.AddWithValue("$a", exact);
             command.Parameters.AddWithValue("$b", lower);
+            command.Parameters.AddWithValue("$c", eventId);
             foreach (var w in Webhooks(command))
             {
                 if (IsTermOf(w, term))

@@ -85,7 +85,7 @@ public sealed class Indexer(
                 }
 
                 batch.Clear();
-                var deadline = _time.GetUtcNow() + TimeSpan.FromMilliseconds(200);
+                var deadline = _time.GetUtcNow() + _options.BatchInterval;
                 while (batch.Count < _options.BatchRecords && !stop.IsCancellationRequested)
                 {
                     var wait = deadline - _time.GetUtcNow();

@@ -111,7 +111,7 @@ public sealed class EventIndexTests : IDisposable
     public void Retention_drops_whole_buckets_by_age_and_by_count()
     {
         // 24 buckets of an hour each for 24 h; 2400 webhooks at most: 100 per bucket.
-        using var index = new EventIndex(File, TimeSpan.FromHours(24), 2400, _time);
+        using var index = new EventIndex(File, TimeSpan.FromHours(24), 2400, _time, buckets: 24);
         for (var hour = 0; hour < 30; hour++)
         {
             index.Write([Webhook(0, hour, "p" + hour, "E" + hour)], [], NoPositions);
