@@ -73,6 +73,7 @@ public sealed class EventIndex : IDisposable
             PRAGMA cache_size=-{{cacheMegabytes * 1024}};
             CREATE TABLE IF NOT EXISTS buckets(id INTEGER PRIMARY KEY, first_at INTEGER NOT NULL, last_at INTEGER NOT NULL, webhooks INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS positions(topic TEXT NOT NULL, partition INTEGER NOT NULL, next INTEGER NOT NULL, PRIMARY KEY(topic, partition)) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS sources(source TEXT PRIMARY KEY, last_at INTEGER NOT NULL) WITHOUT ROWID;
             """);
         _readConnectionString = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = true }.ToString();
         _retentionMs = (long)retention.TotalMilliseconds;
@@ -159,6 +160,19 @@ public sealed class EventIndex : IDisposable
                     p.Value = partition;
                     n.Value = next;
                     upsert.ExecuteNonQuery();
+                }
+            }
+
+            if (webhooks.Count > 0)
+            {
+                using var seen = Command(_writer, "INSERT INTO sources(source, last_at) VALUES($s, $at) ON CONFLICT(source) DO UPDATE SET last_at = max(last_at, excluded.last_at)", transaction);
+                var source = seen.Parameters.Add("$s", SqliteType.Text);
+                var last = seen.Parameters.Add("$at", SqliteType.Integer);
+                foreach (var group in webhooks.GroupBy(w => w.Source, StringComparer.Ordinal))
+                {
+                    source.Value = group.Key;
+                    last.Value = group.Max(w => w.ReceivedAt);
+                    seen.ExecuteNonQuery();
                 }
             }
 

@@ -359,21 +359,26 @@ public sealed class IndexSnapshot : IDisposable
         return [.. counts.OrderByDescending(c => c.Value).Select(c => (c.Key.Item1, c.Key.Item2, c.Value))];
     }
 
-    /// <summary>The sources seen, for the filters.</summary>
+    /// <summary>The sources with a webhook in the index, for the filters.</summary>
     public IReadOnlyList<string> Sources()
     {
-        var sources = new SortedSet<string>(StringComparer.Ordinal);
-        foreach (var bucket in _buckets.Take(2))
+        var oldest = 0L;
+        if (_buckets.Count > 0)
         {
-            using var command = Command($"SELECT DISTINCT source FROM (SELECT source FROM {EventIndex.Webhooks(bucket)} ORDER BY rid DESC LIMIT 5000)");
-            using var r = command.ExecuteReader();
-            while (r.Read())
-            {
-                sources.Add(r.GetString(0));
-            }
+            using var first = Command($"SELECT first_at FROM buckets WHERE id = {_buckets[^1].ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+            oldest = first.ExecuteScalar() is long at ? at : 0;
         }
 
-        return [.. sources];
+        using var command = Command("SELECT source FROM sources WHERE last_at >= $oldest ORDER BY source");
+        command.Parameters.AddWithValue("$oldest", oldest);
+        var sources = new List<string>();
+        using var r = command.ExecuteReader();
+        while (r.Read())
+        {
+            sources.Add(r.GetString(0));
+        }
+
+        return sources;
     }
 
     private SqliteCommand Command(string sql) => EventIndex.Command(_connection, sql, _transaction);

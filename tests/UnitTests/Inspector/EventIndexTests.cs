@@ -41,6 +41,7 @@ public sealed class EventIndexTests : IDisposable
         }
 
         Assert.Equal(Outcomes.Stored, Assert.Single(read.Search(new EventQuery("p2"))).Outcome);
+        Assert.Equal(["acme"], read.Sources());
         Assert.Empty(read.Search(new EventQuery("p1", Source: "other")));
         Assert.Empty(read.Search(new EventQuery("nobody")));
     }
