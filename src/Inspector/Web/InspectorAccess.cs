@@ -139,6 +139,18 @@ public static class InspectorAccess
                 o.Scope.Add("email");
                 o.GetClaimsFromUserInfoEndpoint = true;
                 o.TokenValidationParameters.NameClaimType = "email";
+
+                // An API client cannot follow a sign-in redirect: it gets 401.
+                o.Events.OnRedirectToIdentityProvider = context =>
+                {
+                    if (context.Request.Path.StartsWithSegments(InspectorOptions.PathBase + "/api"))
+                    {
+                        context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                        context.HandleResponse();
+                    }
+
+                    return Task.CompletedTask;
+                };
             });
         }
 
