@@ -119,10 +119,16 @@ public sealed class Indexer(
                             interpreter.Interpret(_topics[record.Topic], record, webhooks, facts, notes);
                         }
                     }
-                    catch (Exception e) when (!stop.IsCancellationRequested)
+                    catch (Exception e) when (IsTemporary(e) && !stop.IsCancellationRequested)
                     {
                         fault = e;
                         break;
+                    }
+                    catch (Exception e) when (!stop.IsCancellationRequested)
+                    {
+                        // Not a fault that passes: waiting would stall the index on this record for good.
+                        interpreter.CountUnreadable();
+                        logger.LogError(e, "Could not index {Record}; skipped (counted on cio.inspector.unreadable)", record.TopicPartitionOffset);
                     }
 
                     positions[(record.Topic, record.Partition.Value)] = record.Offset.Value + 1;
@@ -158,6 +164,14 @@ public sealed class Indexer(
 
         consumer.Close();
     }
+
+    /// <summary>The Schema Registry not answering or refusing (its client throws HttpRequestException: retried, never skipped, as a wrong registry URL or credentials must be fixed, not lost), a timeout.</summary>
+    private static bool IsTemporary(Exception e) => e switch
+    {
+        HttpRequestException or TimeoutException or TaskCanceledException => true,
+        AggregateException aggregate => aggregate.InnerExceptions.All(IsTemporary),
+        _ => e.InnerException is { } inner && IsTemporary(inner),
+    };
 
     private void Discover(IConsumer<byte[]?, byte[]?> consumer)
     {

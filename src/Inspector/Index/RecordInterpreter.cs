@@ -22,7 +22,12 @@ public sealed class RecordInterpreter(IDeserializer<SegmentTrackRecordView> sink
     private readonly byte[] _messageId = new byte[MessageIds.MaxLength + 2];
 
     /// <summary>Records skipped because they could not be read.</summary>
-    public long Unreadable { get; private set; }
+    public long Unreadable => Interlocked.Read(ref _unreadable);
+
+    private long _unreadable;
+
+    /// <summary>Counts a record the caller skipped.</summary>
+    public void CountUnreadable() => Interlocked.Increment(ref _unreadable);
 
     /// <summary>Reads one record; may throw only for a temporary fault (the Schema Registry), so the caller can retry it.</summary>
     public void Interpret(TopicCode topic, ConsumeResult<byte[]?, byte[]?> record, List<WebhookRow> webhooks, List<Fact> facts, List<LiveNote> notes)
@@ -53,7 +58,7 @@ public sealed class RecordInterpreter(IDeserializer<SegmentTrackRecordView> sink
         }
         catch (Exception e) when (e is JsonException or InvalidDataException or FormatException or InvalidOperationException or KeyNotFoundException or Avro.AvroException or DecoderFallbackException)
         {
-            Unreadable++;
+            CountUnreadable();
         }
     }
 

@@ -97,6 +97,94 @@ public sealed class IndexerTests : IAsyncLifetime
         Assert.True(old.Offset.Value >= 0);
     }
 
+    [Fact]
+    public async Task A_schema_registry_outage_delays_sink_records_but_skips_none_and_repeats_none()
+    {
+        var cancel = TestContext.Current.CancellationToken;
+        var now = DateTimeOffset.UtcNow;
+        using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = _registry.Url.ToString() });
+        using var producer = new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig { BootstrapServers = _broker.BootstrapServers, Acks = Acks.All }).Build();
+        var sink = new SegmentTrackRecordSerializer(registry);
+        var raw = new List<DeliveryResult<byte[]?, byte[]?>>();
+        for (var i = 0; i < 20; i++)
+        {
+            raw.Add(await RawAsync(producer, $"r{i}", now));
+            await Fate(producer, sink, raw[^1], i % 2 == 0 ? "delivered" : "mapped", now);
+        }
+
+        // The first eight sink records meet a registry that does not answer.
+        var flaky = new FlakyRecords(new SegmentTrackRecordViewDeserializer(registry), failures: 8);
+        await using var indexer = Indexer(Path.Combine(_directory, "flaky.db"), flaky);
+        await indexer.WaitForAsync(20, cancel);
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            using var read = indexer.Index.Read();
+            if (Enumerable.Range(0, 20).All(i => read.Search(new EventQuery($"r{i}")) is [var e] && e.Outcome == (i % 2 == 0 ? Outcomes.Delivered : Outcomes.Mapped)))
+            {
+                break;
+            }
+
+            await Task.Delay(250, cancel);
+        }
+
+        Assert.Equal(8, flaky.Failed);
+        using var final = indexer.Index.Read();
+        for (var i = 0; i < 20; i++)
+        {
+            var trail = final.Trail(Assert.Single(final.Search(new EventQuery($"r{i}"))).Webhook);
+            Assert.Equal(i % 2 == 0 ? Outcomes.Delivered : Outcomes.Mapped, trail.Summary.Outcome);
+            Assert.Single(trail.Facts, f => f.Kind == FactKind.Mapped);
+        }
+
+        Assert.Equal(0, indexer.Interpreter.Unreadable);
+    }
+
+    [Fact]
+    public async Task A_record_that_fails_for_good_is_counted_and_skipped_without_stalling_the_index()
+    {
+        var cancel = TestContext.Current.CancellationToken;
+        var now = DateTimeOffset.UtcNow;
+        using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = _registry.Url.ToString() });
+        using var producer = new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig { BootstrapServers = _broker.BootstrapServers, Acks = Acks.All }).Build();
+        var sink = new SegmentTrackRecordSerializer(registry);
+        for (var i = 0; i < 5; i++)
+        {
+            await Fate(producer, sink, await RawAsync(producer, $"x{i}", now), "mapped", now);
+        }
+
+        var broken = new FlakyRecords(new SegmentTrackRecordViewDeserializer(registry), failures: 1, () => new InvalidCastException("a bug, not a fault that passes"));
+        await using var indexer = Indexer(Path.Combine(_directory, "broken.db"), broken);
+        await indexer.WaitForAsync(5, cancel);
+        var clock = Stopwatch.StartNew();
+        while (indexer.Interpreter.Unreadable == 0 && clock.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            await Task.Delay(100, cancel);
+        }
+
+        await Task.Delay(1000, cancel);
+        Assert.Equal(1, indexer.Interpreter.Unreadable);
+        using var read = indexer.Index.Read();
+        Assert.Equal(4, Enumerable.Range(0, 5).Count(i => read.Search(new EventQuery($"x{i}")).Single().Outcome == Outcomes.Mapped));
+    }
+
+    /// <summary>A sink record reader whose first reads fail: by default as a Schema Registry that does not answer makes them fail.</summary>
+    private sealed class FlakyRecords(IDeserializer<SegmentTrackRecordView> inner, int failures, Func<Exception>? failure = null) : IDeserializer<SegmentTrackRecordView>
+    {
+        public int Failed { get; private set; }
+
+        public SegmentTrackRecordView Deserialize(ReadOnlySpan<byte> data, bool isNull, SerializationContext context)
+        {
+            if (Failed < failures)
+            {
+                Failed++;
+                throw failure?.Invoke() ?? new HttpRequestException("Connection refused (schema registry)");
+            }
+
+            return inner.Deserialize(data, isNull, context);
+        }
+    }
+
     private static async Task<DeliveryResult<byte[]?, byte[]?>> RawAsync(IProducer<byte[]?, byte[]?> producer, string eventId, DateTimeOffset at) =>
         await producer.ProduceAsync(Topics.RawWebhooks, new Message<byte[]?, byte[]?>
         {
@@ -144,11 +232,13 @@ public sealed class IndexerTests : IAsyncLifetime
         }
     }
 
-    private RunningIndexer Indexer(string file, ISchemaRegistryClient registry)
+    private RunningIndexer Indexer(string file, ISchemaRegistryClient registry) => Indexer(file, new SegmentTrackRecordViewDeserializer(registry));
+
+    private RunningIndexer Indexer(string file, IDeserializer<SegmentTrackRecordView> sinkRecords)
     {
-        var options = new InspectorOptions { DatabasePath = file, Retention = TimeSpan.FromDays(1) };
+        var options = new InspectorOptions { DatabasePath = file, Retention = TimeSpan.FromDays(1), BatchInterval = TimeSpan.FromMilliseconds(100) };
         var index = new EventIndex(file, options.Retention, options.MaxWebhooks);
-        var interpreter = new RecordInterpreter(new SegmentTrackRecordViewDeserializer(registry));
+        var interpreter = new RecordInterpreter(sinkRecords);
         var indexer = new Indexer(index, new LiveFeed(), new KafkaClientFactory(new KafkaOptions { BootstrapServers = _broker.BootstrapServers }), interpreter,
             Options.Create(options), new Meter("test-" + Guid.NewGuid()), NullLogger<Indexer>.Instance);
         return new RunningIndexer(index, indexer, interpreter);
