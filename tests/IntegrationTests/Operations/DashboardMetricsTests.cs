@@ -155,7 +155,7 @@ public sealed partial class DashboardMetricsTests
         var panels = Panels(root).ToList();
         Assert.Equal(panels.Count, panels.Select(p => p.GetProperty("id").GetInt32()).Distinct().Count());
         var rows = panels.Where(p => p.GetProperty("type").GetString() == "row").Select(p => p.GetProperty("title").GetString()!).ToList();
-        Assert.Equal(["Overview", "Ingest", "Transformer", "Publisher", "Kafka", "Runtime"], rows);
+        Assert.Equal(["Overview", "Ingest", "Transformer", "Publisher", "Kafka", "Runtime", "Event inspector"], rows);
         var runbook = File.ReadAllText(Path.Combine(RepositoryPaths.Root, RunbookPath));
         foreach (var panel in panels)
         {
