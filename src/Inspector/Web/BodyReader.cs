@@ -47,7 +47,7 @@ public sealed class BodyReader(KafkaBodies kafka, IDeserializer<SegmentTrackReco
             logger.LogWarning("Could not read the records of {Source}/{Id} from Kafka: {Reason}", w.Source, w.EventId, e.Message);
         }
 
-        return new TrailContent(body, track, detail);
+        return new TrailContent(InspectorEndpoints.Mask(body, _options), InspectorEndpoints.Mask(track, _options), InspectorEndpoints.Mask(detail, _options));
     }
 }
 

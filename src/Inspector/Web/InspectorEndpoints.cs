@@ -16,7 +16,7 @@ using static CioSegment.Inspector.Web.Html;
 namespace CioSegment.Inspector.Web;
 
 /// <summary>The inspector's pages and JSON API, under <see cref="InspectorOptions.PathBase"/>.</summary>
-public static class InspectorEndpoints
+public static partial class InspectorEndpoints
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
@@ -98,7 +98,7 @@ public static class InspectorEndpoints
         eventId = e.Webhook.EventId,
         messageId = e.Webhook.MessageId,
         source = e.Webhook.Source,
-        person = e.Webhook.Person,
+        person = Mask(e.Webhook.Person, o),
         email = Email(e.Webhook.Email, o),
         @event = e.Webhook.Event,
         outcome = e.Outcome,
@@ -137,6 +137,18 @@ public static class InspectorEndpoints
         var at = email.IndexOf('@', StringComparison.Ordinal);
         return at <= 0 ? "***" : email[..1] + "***" + email[at..];
     }
+
+    /// <summary>
+    /// With <see cref="InspectorOptions.MaskEmails"/>, every email address in <paramref name="text"/> (a person id
+    /// may be one, and a webhook's body has them) as <c>a***@example.com</c>.
+    /// </summary>
+    internal static string? Mask(string? text, InspectorOptions o) =>
+        text is null || !o.MaskEmails || !text.Contains('@', StringComparison.Ordinal)
+            ? text
+            : EmailPattern().Replace(text, m => m.Groups["local"].Value[..1] + "***@" + m.Groups["domain"].Value);
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"(?<local>[A-Za-z0-9._%+\-]+)@(?<domain>[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*)")]
+    private static partial System.Text.RegularExpressions.Regex EmailPattern();
 
     private static string What(Fact f) => f.Kind switch
     {
@@ -178,7 +190,7 @@ public static class InspectorEndpoints
 
     // ---- live ----
 
-    private static async Task Live(HttpContext context, string? source, LiveFeed feed, CancellationToken cancel)
+    private static async Task Live(HttpContext context, string? source, LiveFeed feed, IOptions<InspectorOptions> options, CancellationToken cancel)
     {
         context.Response.ContentType = "text/event-stream";
         context.Response.Headers.CacheControl = "no-cache";
@@ -188,7 +200,7 @@ public static class InspectorEndpoints
         {
             await foreach (var note in feed.Follow(string.IsNullOrEmpty(source) ? null : source, cancel))
             {
-                var json = JsonSerializer.Serialize(note, Json);
+                var json = JsonSerializer.Serialize(note with { Person = Mask(note.Person, options.Value) }, Json);
                 await context.Response.WriteAsync("data: " + json + "\n\n", cancel);
                 await context.Response.Body.FlushAsync(cancel);
             }
@@ -244,7 +256,7 @@ public static class InspectorEndpoints
         foreach (var e in results)
         {
             var w = e.Webhook;
-            html.Append("<tr><td>").Append(Time(w.ReceivedAt)).Append("</td><td>").Append(E(w.Source)).Append("</td><td>").Append(E(w.Person));
+            html.Append("<tr><td>").Append(Time(w.ReceivedAt)).Append("</td><td>").Append(E(w.Source)).Append("</td><td>").Append(E(Mask(w.Person, o)));
             html.Append("</td><td>").Append(E(Email(w.Email, o))).Append("</td><td>").Append(E(w.Event)).Append("</td><td><a class=\"detail\" href=\"");
             html.Append(InspectorOptions.PathBase).Append("/events/").Append(U(w.Source)).Append('/').Append(U(DetailId(w))).Append("\">").Append(E(DetailId(w))).Append("</a></td><td>");
             html.Append(Badge(e.Outcome)).Append("</td><td>").Append(E(e.Reason)).Append("</td><td>").Append(Time(e.DeliveredAt)).Append("</td></tr>");
@@ -286,7 +298,7 @@ public static class InspectorEndpoints
             Row("Source", w.Source);
             Row("event_id", w.EventId);
             Row("messageId", w.MessageId);
-            Row("Person", w.Person);
+            Row("Person", Mask(w.Person, o));
             Row("Email", Email(w.Email, o));
             Row("Event", w.Event);
             Row("Received", Time(w.ReceivedAt));
@@ -357,7 +369,7 @@ public static class InspectorEndpoints
         foreach (var d in read.DeadLetters(reason, 200))
         {
             var w = d.Event?.Webhook;
-            html.Append("<tr><td>").Append(Time(d.Fact.At)).Append("</td><td>").Append(Stage(d.Fact)).Append("</td><td>").Append(E(d.Fact.Reason)).Append("</td><td>").Append(E(w?.Source)).Append("</td><td>").Append(E(w?.Person)).Append("</td><td>");
+            html.Append("<tr><td>").Append(Time(d.Fact.At)).Append("</td><td>").Append(Stage(d.Fact)).Append("</td><td>").Append(E(d.Fact.Reason)).Append("</td><td>").Append(E(w?.Source)).Append("</td><td>").Append(E(Mask(w?.Person, o))).Append("</td><td>");
             if (w is not null)
             {
                 html.Append("<a href=\"").Append(InspectorOptions.PathBase).Append("/events/").Append(U(w.Source)).Append('/').Append(U(DetailId(w))).Append("\">").Append(E(DetailId(w))).Append("</a>");

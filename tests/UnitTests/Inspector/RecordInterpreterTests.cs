@@ -93,6 +93,17 @@ public sealed class RecordInterpreterTests
         Assert.Equal(email, InspectorEndpoints.Email(email, new CioSegment.Inspector.InspectorOptions()));
     }
 
+    [Fact]
+    public void With_masking_every_email_in_a_person_id_or_a_body_is_masked_and_nothing_else()
+    {
+        var masked = new CioSegment.Inspector.InspectorOptions { MaskEmails = true };
+        Assert.Equal("a***@example.com", InspectorEndpoints.Mask("ann.lee@example.com", masked));
+        Assert.Equal("person-42", InspectorEndpoints.Mask("person-42", masked));
+        Assert.Equal("""{"email":"a***@example.com","recipient":"b***@mail.example.org","id":"42"}""",
+            InspectorEndpoints.Mask("""{"email":"ann@example.com","recipient":"bob+tag@mail.example.org","id":"42"}""", masked));
+        Assert.Equal("ann@example.com", InspectorEndpoints.Mask("ann@example.com", new CioSegment.Inspector.InspectorOptions()));
+    }
+
     private static PendingEvent Pending(string messageId, string topic, int partition, long offset) =>
         new(new TopicPartitionOffset(topic, partition, offset), "acme", messageId, null, [], []);
 
