@@ -62,6 +62,22 @@ public sealed class InspectorBrowserTests(ITestOutputHelper output)
         await WaitForAsync(http, "p-bad", ["dead_lettered"], cancel);
         await WaitForAsync(http, "p-reject", ["dead_lettered"], cancel);
 
+        // The API's shape: the fields the pages are built from.
+        var api = JsonNode.Parse(await http.GetStringAsync($"/inspector/api/events?q={MappedId}&outcome=delivered", cancel))!["events"]!.AsArray();
+        var delivered = Assert.Single(api)!.AsObject();
+        foreach (var field in new[] { "eventId", "messageId", "source", "person", "event", "outcome", "reason", "receivedAt", "deliveredAt" })
+        {
+            Assert.True(delivered.ContainsKey(field), field);
+        }
+
+        Assert.Equal((MappedId, "cio-" + MappedId, Source, "p-mapped", "Email Opened", "delivered"),
+            ((string)delivered["eventId"]!, (string)delivered["messageId"]!, (string)delivered["source"]!, (string)delivered["person"]!, (string)delivered["event"]!, (string)delivered["outcome"]!));
+        Assert.True(DateTimeOffset.Parse((string)delivered["deliveredAt"]!, System.Globalization.CultureInfo.InvariantCulture) >= DateTimeOffset.Parse((string)delivered["receivedAt"]!, System.Globalization.CultureInfo.InvariantCulture));
+        var detail = JsonNode.Parse(await http.GetStringAsync($"/inspector/api/events/{Source}/{MappedId}", cancel))!;
+        Assert.Equal(2, detail["receipts"]!.AsArray().Count);
+        Assert.Contains(detail["receipts"]!.AsArray(), r => ((string?)r!["track"])?.Contains("\"event\":\"Email Opened\"", StringComparison.Ordinal) == true);
+        Assert.Equal(404, (int)(await http.GetAsync($"/inspector/api/events/{Source}/no-such-event", cancel)).StatusCode);
+
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions { ExecutablePath = chromium, Headless = true, Args = ["--no-sandbox"] });
         var page = await browser.NewPageAsync(new BrowserNewPageOptions { BaseURL = devHost.BaseAddress.ToString(), ViewportSize = new ViewportSize { Width = 1400, Height = 900 } });
