@@ -10,7 +10,7 @@ namespace CioSegment.Inspector.Index;
 public sealed class IndexSnapshot : IDisposable
 {
     /// <summary>A search without a term reads at most this many of the newest webhooks.</summary>
-    public const int MaxScanned = 2_000;
+    public const int MaxScanned = 500;
 
     private readonly SqliteConnection _connection;
     private readonly SqliteTransaction _transaction;
