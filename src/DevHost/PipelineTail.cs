@@ -80,5 +80,5 @@ public sealed class PipelineTail(
     }
 
     private static string Header(ConsumeResult<byte[]?, byte[]?> record, string name) =>
-        record.Message.Headers.TryGetLastBytes(name, out var value) ? Encoding.UTF8.GetString(value) : "?";
+        record.Message.Headers.Text(name) ?? "?";
 }

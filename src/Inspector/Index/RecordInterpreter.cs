@@ -3,6 +3,7 @@ using System.Text.Json;
 using CioSegment.Contracts;
 using CioSegment.Mapping;
 using CioSegment.Processor;
+using CioSegment.ServiceDefaults;
 using Confluent.Kafka;
 
 namespace CioSegment.Inspector.Index;
@@ -67,7 +68,7 @@ public sealed class RecordInterpreter(IDeserializer<SegmentTrackRecordView> sink
         var message = record.Message;
         var headers = message.Headers ?? [];
         var body = message.Value ?? [];
-        var source = Text(headers, HeaderNames.SourceId) ?? "";
+        var source = headers.Text(HeaderNames.SourceId) ?? "";
         var receivedAt = headers.TryGetLastBytes(HeaderNames.ReceivedAt, out var at) && ReceivedAtHeader.TryDecode(at, out var instant)
             ? instant.ToUnixTimeMilliseconds()
             : message.Timestamp.UnixTimestampMs;
@@ -87,7 +88,7 @@ public sealed class RecordInterpreter(IDeserializer<SegmentTrackRecordView> sink
         var person = message.Key is { } key ? Encoding.UTF8.GetString(key) : eventId ?? "";
         var row = new WebhookRow(
             Ids.Webhook(record.Partition.Value, record.Offset.Value), source, eventId, messageId, person, email, eventName, receivedAt,
-            record.Partition.Value, record.Offset.Value, body.Length, Text(headers, HeaderNames.ReplayedFrom));
+            record.Partition.Value, record.Offset.Value, body.Length, headers.Text(HeaderNames.ReplayedFrom));
         webhooks.Add(row);
         notes.Add(new LiveNote(source, record.Partition.Value + "-" + record.Offset.Value, eventId, messageId, person, eventName, Outcomes.Stored, 0, null, receivedAt));
     }
@@ -148,12 +149,12 @@ public sealed class RecordInterpreter(IDeserializer<SegmentTrackRecordView> sink
     private static void WebhookDeadLetter(ConsumeResult<byte[]?, byte[]?> record, List<Fact> facts, List<LiveNote> notes)
     {
         var headers = record.Message.Headers ?? [];
-        var partition = int.Parse(Text(headers, HeaderNames.DeadLetterSourcePartition) ?? throw new InvalidDataException("no source partition"), System.Globalization.CultureInfo.InvariantCulture);
-        var offset = long.Parse(Text(headers, HeaderNames.DeadLetterSourceOffset) ?? throw new InvalidDataException("no source offset"), System.Globalization.CultureInfo.InvariantCulture);
-        var reason = Text(headers, HeaderNames.DeadLetterReason);
+        var partition = int.Parse(headers.Text(HeaderNames.DeadLetterSourcePartition) ?? throw new InvalidDataException("no source partition"), System.Globalization.CultureInfo.InvariantCulture);
+        var offset = long.Parse(headers.Text(HeaderNames.DeadLetterSourceOffset) ?? throw new InvalidDataException("no source offset"), System.Globalization.CultureInfo.InvariantCulture);
+        var reason = headers.Text(HeaderNames.DeadLetterReason);
         var at = record.Message.Timestamp.UnixTimestampMs;
         facts.Add(new Fact(Ids.Webhook(partition, offset), null, FactKind.TransformDeadLettered, 0, 0, reason, at, TopicCode.WebhooksDeadLetter, record.Partition.Value, record.Offset.Value, null));
-        notes.Add(new LiveNote(Text(headers, HeaderNames.SourceId) ?? "", partition + "-" + offset, null, null, Key(record), null, Outcomes.DeadLettered, 0, reason, at));
+        notes.Add(new LiveNote(headers.Text(HeaderNames.SourceId) ?? "", partition + "-" + offset, null, null, Key(record), null, Outcomes.DeadLettered, 0, reason, at));
     }
 
     private void Track(TopicCode topic, ConsumeResult<byte[]?, byte[]?> record, List<Fact> facts, List<LiveNote> notes)
@@ -169,7 +170,7 @@ public sealed class RecordInterpreter(IDeserializer<SegmentTrackRecordView> sink
     private static void SegmentDeadLetter(ConsumeResult<byte[]?, byte[]?> record, List<Fact> facts, List<LiveNote> notes)
     {
         var headers = record.Message.Headers ?? [];
-        var source = Text(headers, HeaderNames.SourceId) ?? "";
+        var source = headers.Text(HeaderNames.SourceId) ?? "";
         string? messageId = null;
         var reader = new Utf8JsonReader(record.Message.Value ?? []);
         if (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
@@ -193,7 +194,7 @@ public sealed class RecordInterpreter(IDeserializer<SegmentTrackRecordView> sink
             throw new InvalidDataException("A Segment dead letter without a messageId.");
         }
 
-        var reason = Text(headers, HeaderNames.DeadLetterReason);
+        var reason = headers.Text(HeaderNames.DeadLetterReason);
         var at = record.Message.Timestamp.UnixTimestampMs;
         facts.Add(new Fact(null, Ids.Message(source, messageId), FactKind.PublishDeadLettered, 0, 0, reason, at, TopicCode.SegmentDeadLetter, record.Partition.Value, record.Offset.Value, source + "\n" + messageId));
         notes.Add(new LiveNote(source, null, null, messageId, Key(record), null, Outcomes.DeadLettered, 0, reason, at));
@@ -309,7 +310,4 @@ public sealed class RecordInterpreter(IDeserializer<SegmentTrackRecordView> sink
     }
 
     private static string? Key(ConsumeResult<byte[]?, byte[]?> record) => record.Message.Key is { } k ? Encoding.UTF8.GetString(k) : null;
-
-    private static string? Text(Headers headers, string name) =>
-        headers.TryGetLastBytes(name, out var bytes) ? Encoding.UTF8.GetString(bytes) : null;
 }

@@ -2,6 +2,7 @@ using System.Text;
 using CioSegment.Contracts;
 using CioSegment.Inspector.Index;
 using CioSegment.Processor;
+using CioSegment.ServiceDefaults;
 using Confluent.Kafka;
 using Microsoft.Extensions.Options;
 
@@ -36,10 +37,9 @@ public sealed class BodyReader(KafkaBodies kafka, IDeserializer<SegmentTrackReco
 
             var deadLetter = trail.Facts.LastOrDefault(f => (f.Kind == FactKind.TransformDeadLettered && f.Wid == w.Wid) || f.Kind == FactKind.PublishDeadLettered);
             if (deadLetter is not null
-                && await kafka.ReadAsync(InspectorEndpoints.TopicName(deadLetter.Topic, _options), deadLetter.Partition, deadLetter.Offset, cancel) is { } letter
-                && letter.Message.Headers?.TryGetLastBytes(HeaderNames.DeadLetterDetail, out var text) == true)
+                && await kafka.ReadAsync(InspectorEndpoints.TopicName(deadLetter.Topic, _options), deadLetter.Partition, deadLetter.Offset, cancel) is { } letter)
             {
-                detail = Encoding.UTF8.GetString(text);
+                detail = letter.Message.Headers.Text(HeaderNames.DeadLetterDetail);
             }
         }
         catch (Exception e) when (e is KafkaException or InvalidDataException or HttpRequestException or Avro.AvroException or Confluent.SchemaRegistry.SchemaRegistryException)

@@ -127,7 +127,7 @@ public static class DeadLetterReplay
 
             read++;
             var headers = record.Message.Headers ?? [];
-            var stage = Text(headers, HeaderNames.DeadLetterStage);
+            var stage = headers.Text(HeaderNames.DeadLetterStage);
             if (stage is not null && stage != request.Stage)
             {
                 throw new InvalidOperationException(
@@ -145,8 +145,8 @@ public static class DeadLetterReplay
                 continue;
             }
 
-            var reason = Text(headers, HeaderNames.DeadLetterReason) ?? "";
-            var source = Text(headers, HeaderNames.SourceId) ?? "";
+            var reason = headers.Text(HeaderNames.DeadLetterReason) ?? "";
+            var source = headers.Text(HeaderNames.SourceId) ?? "";
             if ((request.Reasons.Count > 0 && !request.Reasons.Any(r => reason.StartsWith(r, StringComparison.Ordinal)))
                 || (request.Sources.Count > 0 && !request.Sources.Contains(source, StringComparer.Ordinal)))
             {
@@ -238,7 +238,7 @@ public static class DeadLetterReplay
         return serializer.Serialize(
             new SegmentTrackRecord
             {
-                SourceId = Text(headers, HeaderNames.SourceId) ?? "",
+                SourceId = headers.Text(HeaderNames.SourceId) ?? "",
                 MessageId = messageId ?? throw new InvalidOperationException($"{record.TopicPartitionOffset} holds no track event with a messageId; it cannot be replayed to {topic}."),
                 PersonKey = record.Message.Key is { } key ? Encoding.UTF8.GetString(key) : "",
                 Event = eventName ?? "",
@@ -247,7 +247,4 @@ public static class DeadLetterReplay
             },
             new SerializationContext(MessageComponentType.Value, topic, replay));
     }
-
-    private static string? Text(Headers headers, string name) =>
-        headers.TryGetLastBytes(name, out var bytes) ? Encoding.UTF8.GetString(bytes) : null;
 }
