@@ -115,10 +115,7 @@ static string InspectorIndexFile(DevHostOptions options)
 {
     var path = Path.GetFullPath(Path.Combine(options.CaptureDirectory, "inspector.db"));
     Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-    foreach (var file in new[] { path, path + "-wal", path + "-shm" })
-    {
-        File.Delete(file);
-    }
+    CioSegment.Inspector.Index.EventIndex.DeleteFiles(path);
 
     return path;
 }

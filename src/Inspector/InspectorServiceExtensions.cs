@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using CioSegment.Contracts;
 using CioSegment.Inspector.Index;
 using CioSegment.Inspector.Web;
 using CioSegment.Processor;
@@ -35,7 +36,8 @@ public static class InspectorServiceExtensions
         builder.Services.AddSingleton<LiveFeed>();
         builder.Services.AddSingleton<ISchemaRegistryClient>(sp => sp.GetRequiredService<IOptions<SchemaRegistryOptions>>().Value.CreateClient());
         builder.Services.AddSingleton<IDeserializer<SegmentTrackRecordView>>(sp => new SegmentTrackRecordViewDeserializer(sp.GetRequiredService<ISchemaRegistryClient>()));
-        builder.Services.AddSingleton(sp => new ReplaySerializer(new SegmentTrackRecordSerializer(sp.GetRequiredService<ISchemaRegistryClient>())));
+        // The sink records a publish-stage replay writes.
+        builder.Services.AddSingleton<ISerializer<SegmentTrackRecord>>(sp => new SegmentTrackRecordSerializer(sp.GetRequiredService<ISchemaRegistryClient>()));
         builder.Services.AddSingleton(sp => new RecordInterpreter(sp.GetRequiredService<IDeserializer<SegmentTrackRecordView>>()));
         builder.Services.AddSingleton<KafkaBodies>();
         builder.Services.AddSingleton<BodyReader>();

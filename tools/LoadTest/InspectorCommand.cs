@@ -29,10 +29,7 @@ internal static class InspectorCommand
         Directory.CreateDirectory(Path.GetDirectoryName(file)!);
         if (!searchOnly)
         {
-            foreach (var f in new[] { file, file + "-wal", file + "-shm" })
-            {
-                File.Delete(f);
-            }
+            EventIndex.DeleteFiles(file);
         }
 
         var start = new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero);

@@ -92,6 +92,15 @@ public sealed class EventIndex : IDisposable
 
     public string Path => _writer.DataSource;
 
+    /// <summary>Deletes an index file and SQLite's write-ahead log and shared-memory files beside it.</summary>
+    public static void DeleteFiles(string path)
+    {
+        foreach (var file in new[] { path, path + "-wal", path + "-shm" })
+        {
+            File.Delete(file);
+        }
+    }
+
     /// <summary>How many buckets a full index is split into.</summary>
     public int Buckets { get; }
 

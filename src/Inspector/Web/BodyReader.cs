@@ -50,9 +50,3 @@ public sealed class BodyReader(KafkaBodies kafka, IDeserializer<SegmentTrackReco
         return new TrailContent(InspectorEndpoints.Mask(body, _options), InspectorEndpoints.Mask(track, _options), InspectorEndpoints.Mask(detail, _options));
     }
 }
-
-/// <summary>The sink record serializer a publish-stage replay needs, over the Schema Registry.</summary>
-public sealed class ReplaySerializer(ISerializer<SegmentTrackRecord> serializer)
-{
-    public ISerializer<SegmentTrackRecord> Serializer { get; } = serializer;
-}

@@ -97,6 +97,10 @@ public static class InspectorAccess
         return string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase) || (IPAddress.TryParse(host, out var ip) && IPAddress.IsLoopback(ip));
     }
 
+    /// <summary>Whether <paramref name="presented"/> is the configured bearer token (compared in constant time; false when none is configured).</summary>
+    public static bool IsToken(string presented, InspectorOptions options) =>
+        options.BearerToken is { Length: > 0 } token && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), Encoding.UTF8.GetBytes(token));
+
     /// <summary>Registers the sign-in that the settings ask for (none for anonymous loopback).</summary>
     public static void Add(IServiceCollection services, InspectorOptions options)
     {
@@ -164,8 +168,6 @@ public static class InspectorAccess
     private sealed class BearerTokenHandler(IOptionsMonitor<AuthenticationSchemeOptions> schemes, ILoggerFactory loggers, UrlEncoder encoder, IOptions<InspectorOptions> inspector)
         : AuthenticationHandler<AuthenticationSchemeOptions>(schemes, loggers, encoder)
     {
-        private readonly byte[] _token = Encoding.UTF8.GetBytes(inspector.Value.BearerToken ?? "");
-
         protected override Task<AuthenticateResult> HandleAuthenticateAsync()
         {
             var header = Request.Headers.Authorization.ToString();
@@ -175,7 +177,7 @@ public static class InspectorAccess
                 return Task.FromResult(AuthenticateResult.NoResult());
             }
 
-            if (_token.Length == 0 || !CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), _token))
+            if (!IsToken(presented, inspector.Value))
             {
                 return Task.FromResult(AuthenticateResult.Fail("The bearer token is not the inspector's."));
             }

@@ -42,12 +42,7 @@ public static partial class InspectorEndpoints
         });
         group.MapGet("/api/events/{source}/{eventId}", async (string source, string eventId, EventIndex index, KafkaBodies bodies, BodyReader reader, IOptions<InspectorOptions> o, CancellationToken cancel) =>
         {
-            IReadOnlyList<EventTrail> trails;
-            using (var read = index.Read())
-            {
-                trails = read.Trails(source, eventId);
-            }
-
+            var trails = Trails(index, source, eventId);
             if (trails.Count == 0)
             {
                 return Results.Json(new { error = "not_found", detail = $"No webhook of source '{source}' with event_id, messageId or raw coordinates '{eventId}' in the index." }, Json, statusCode: 404);
@@ -89,6 +84,12 @@ public static partial class InspectorEndpoints
         group.MapGet("/dead-letters", (string? reason, EventIndex index, IOptions<InspectorOptions> o) => Results.Content(DeadLettersPage(reason, index, o.Value), "text/html"));
         group.MapGet("/dead-letters/replay", (HttpContext context, IAntiforgery antiforgery) => Results.Content(ConfirmReplayPage(context, antiforgery), "text/html"));
         group.MapPost("/dead-letters/replay", Replay).DisableAntiforgery();
+    }
+
+    private static IReadOnlyList<EventTrail> Trails(EventIndex index, string source, string eventId)
+    {
+        using var read = index.Read();
+        return read.Trails(source, eventId);
     }
 
     // ---- API shapes ----
@@ -267,12 +268,7 @@ public static partial class InspectorEndpoints
 
     private static async Task<string> DetailPage(string source, string eventId, EventIndex index, BodyReader reader, InspectorOptions o, CancellationToken cancel)
     {
-        IReadOnlyList<EventTrail> trails;
-        using (var read = index.Read())
-        {
-            trails = read.Trails(source, eventId);
-        }
-
+        var trails = Trails(index, source, eventId);
         if (trails.Count == 0)
         {
             return Page($"{source} / {eventId}", $"<p class=\"error\">No webhook of source {E(source)} with event_id, messageId or raw coordinates {E(eventId)} in the index (it may be older than the retention, or not indexed yet).</p>");
@@ -434,7 +430,7 @@ public static partial class InspectorEndpoints
         return Page("Replay dead letters", html.ToString());
     }
 
-    private static async Task<IResult> Replay(HttpContext context, IAntiforgery antiforgery, KafkaClientFactory kafka, IOptions<InspectorOptions> options, ReplaySerializer serializer, ILoggerFactory loggers, CancellationToken cancel)
+    private static async Task<IResult> Replay(HttpContext context, IAntiforgery antiforgery, KafkaClientFactory kafka, IOptions<InspectorOptions> options, ISerializer<SegmentTrackRecord> sinkRecords, ILoggerFactory loggers, CancellationToken cancel)
     {
         if (!await antiforgery.IsRequestValidAsync(context))
         {
@@ -454,7 +450,7 @@ public static partial class InspectorEndpoints
         try
         {
             var log = new StringWriter();
-            var result = await Task.Run(() => DeadLetterReplay.Run(kafka, request, log, cancel, target.Stage == BatchPublisher.Stage ? serializer.Serializer : null), cancel);
+            var result = await Task.Run(() => DeadLetterReplay.Run(kafka, request, log, cancel, target.Stage == BatchPublisher.Stage ? sinkRecords : null), cancel);
             audit.LogWarning("Replay by {User}: {Target} from {From} to {To}: {Matched} matched, {Replayed} replayed, {Omitted} without body", user, target.Describe, target.From, target.To, result.Matched, result.Replayed, result.BodyOmitted);
             var html = $"<p id=\"replay-result\">Replayed {result.Replayed} of {result.Matched} matching dead letters ({result.Read} read) to {E(target.To)}.</p>"
                 + (result.BodyOmitted > 0 ? $"<p class=\"error\">{result.BodyOmitted} were parked without their body (too large for Kafka) and cannot be replayed.</p>" : "")
@@ -473,8 +469,7 @@ public static partial class InspectorEndpoints
         var form = await context.Request.ReadFormAsync();
         var returnUrl = form["returnUrl"].FirstOrDefault();
         var token = form["token"].FirstOrDefault() ?? "";
-        var expected = options.Value.BearerToken ?? "";
-        if (expected.Length == 0 || !System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(token), Encoding.UTF8.GetBytes(expected)))
+        if (!InspectorAccess.IsToken(token, options.Value))
         {
             return Results.Content(SignInPage(returnUrl, "That is not the inspector's token."), "text/html", statusCode: 401);
         }
